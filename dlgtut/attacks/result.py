@@ -1,0 +1,76 @@
+"""What an attack returns: the reconstruction, how it ended, and its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+import torch
+from torch import Tensor
+
+__all__ = ["Snapshot", "Reconstruction", "Status"]
+
+Status = Literal["converged", "max_iterations", "diverged", "stalled"]
+
+
+class Snapshot(NamedTuple):
+    """The dummy batch at one iteration of an attack.
+
+    Attributes:
+        iteration: optimiser steps taken when the snapshot was recorded (0 = initialisation).
+        images: ``N x C x H x W`` dummy images, clamped to [0, 1], on the CPU.
+        distance: the gradient distance at that point.
+    """
+
+    iteration: int
+    images: Tensor
+    distance: float
+
+
+@dataclass(eq=False)
+class Reconstruction:
+    """The outcome of a gradient inversion attack.
+
+    Attributes:
+        images: ``N x C x H x W`` reconstructed images in [0, 1] (float32, CPU).
+        labels: ``N`` recovered labels (analytic, or the argmax of the optimised soft label).
+        status: ``"converged"`` (the stop rule on the gradient distance fired),
+            ``"max_iterations"`` (ran out of iterations), ``"diverged"`` (NaN, inf or an
+            exploding distance; see ``message``) or ``"stalled"`` (the optimiser made no progress).
+        iterations: optimiser steps taken in the returned run.
+        seconds: wall-clock time of the whole attack, restarts included.
+        distance: final gradient distance of the returned run.
+        restarts: how many times the attack started over after a divergence or stall.
+        history: snapshots every ``snapshot_every`` iterations (the first is the initialisation).
+        distances: the gradient distance after every iteration.
+        label_probs: ``N x K`` soft labels when labels were optimised jointly, else None.
+        message: a one-line human-readable account of how the attack ended.
+    """
+
+    images: Tensor
+    labels: Tensor
+    status: Status
+    iterations: int
+    seconds: float
+    distance: float
+    restarts: int = 0
+    history: list[Snapshot] = field(default_factory=list)
+    distances: list[float] = field(default_factory=list)
+    label_probs: Tensor | None = None
+    message: str = ""
+
+    @property
+    def converged(self) -> bool:
+        """True when the attack's own stop rule on the gradient distance fired."""
+        return self.status == "converged"
+
+    def __repr__(self) -> str:
+        return (
+            f"Reconstruction(batch={self.images.shape[0]}, status={self.status!r}, "
+            f"iterations={self.iterations}, distance={self.distance:.3g}, "
+            f"seconds={self.seconds:.2f}, labels={self.labels.tolist()})"
+        )
+
+    def final_images(self) -> Tensor:
+        """The reconstruction as float32 in [0, 1] (a copy, safe to modify)."""
+        return self.images.detach().to(torch.float32).clamp(0, 1).clone()

@@ -1,0 +1,109 @@
+"""The honest participant and what it shares."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dlgtut.errors import AttackError, DataError
+from dlgtut.fl import Participant, PrivateBatch, SharedUpdate, soft_cross_entropy
+
+
+def _tiny_model() -> nn.Module:
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3, 2))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.tensor([[0.5, -1.0, 0.25], [1.5, 0.0, -0.5]]))
+        net[1].bias.copy_(torch.tensor([0.1, -0.2]))
+    return net
+
+
+def test_fedsgd_gradient_equals_the_hand_computed_one():
+    x = torch.tensor([[[[0.2, 0.4, 0.6]]], [[[1.0, 0.0, 0.5]]]])  # 2 x 1 x 1 x 3
+    y = torch.tensor([1, 0])
+    update = Participant(_tiny_model()).fedsgd(PrivateBatch(x, y))
+    # By hand: logits = W a + b, p = softmax, dW = mean_n (p_n - y_n) a_n^T, db = mean_n (p_n - y_n)
+    W = np.array([[0.5, -1.0, 0.25], [1.5, 0.0, -0.5]])
+    b = np.array([0.1, -0.2])
+    a = x.reshape(2, 3).numpy().astype(np.float64)
+    logits = a @ W.T + b
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    err = p - np.eye(2)[y.numpy()]
+    dW, db = err.T @ a / 2, err.mean(0)
+    assert update.kind == "gradient" and update.batch_size == 2 and update.num_classes == 2
+    np.testing.assert_allclose(update.tensors[0].numpy(), dW, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(update.tensors[1].numpy(), db, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose([t.numpy() for t in update.gradient()][0], dW, rtol=1e-5)
+
+
+def test_soft_cross_entropy_equals_cross_entropy_for_one_hot():
+    logits = torch.randn(5, 7)
+    labels = torch.randint(0, 7, (5,))
+    ours = soft_cross_entropy(logits, torch.nn.functional.one_hot(labels, 7).float())
+    assert torch.allclose(ours, torch.nn.functional.cross_entropy(logits, labels))
+
+
+def test_fedavg_one_step_is_minus_lr_times_the_gradient_and_model_untouched():
+    net = _tiny_model()
+    before = [p.detach().clone() for p in net.parameters()]
+    batch = PrivateBatch(torch.rand(4, 1, 1, 3), torch.tensor([0, 1, 1, 0]))
+    grad = Participant(net).fedsgd(batch).tensors
+    step = Participant(net).fedavg(batch, local_steps=1, lr=0.3)
+    assert step.kind == "weight_delta" and step.lr == 0.3 and step.local_steps == 1
+    for d, g in zip(step.tensors, grad, strict=True):
+        assert torch.allclose(d, -0.3 * g, atol=1e-7)
+    for g, r in zip(step.gradient(), grad, strict=True):
+        assert torch.allclose(g, r, atol=1e-6)
+    for p, b in zip(net.parameters(), before, strict=True):
+        assert torch.equal(p, b)
+
+
+def test_fedavg_several_steps_follow_sgd_and_cannot_be_read_as_one_gradient():
+    net = _tiny_model()
+    batch = PrivateBatch(torch.rand(4, 1, 1, 3), torch.tensor([0, 1, 1, 0]))
+    update = Participant(net).fedavg(batch, local_steps=3, lr=0.5, minibatch_size=2)
+    manual = _tiny_model()
+    start = [p.detach().clone() for p in manual.parameters()]
+    for idx in ([0, 1], [2, 3], [0, 1]):
+        loss = nn.functional.cross_entropy(manual(batch.images[idx]), batch.labels[idx])
+        grads = torch.autograd.grad(loss, list(manual.parameters()))
+        with torch.no_grad():
+            for p, g in zip(manual.parameters(), grads, strict=True):
+                p -= 0.5 * g
+    for d, p, s in zip(update.tensors, manual.parameters(), start, strict=True):
+        assert torch.allclose(d, p.detach() - s, atol=1e-6)
+    with pytest.raises(AttackError, match="3 local steps"):
+        update.gradient()
+
+
+def test_shared_update_carries_no_private_data():
+    images = torch.rand(2, 1, 1, 3)
+    update = Participant(_tiny_model()).fedsgd(PrivateBatch(images, torch.tensor([0, 1])))
+    fields = set(SharedUpdate.__dataclass_fields__)
+    assert "images" not in fields and "labels" not in fields
+    for t in update.tensors:
+        assert t.shape != images.shape
+    assert update.model is not None and update.input_shape == (1, 1, 3)
+
+
+@pytest.mark.parametrize(
+    "images,labels,match",
+    [
+        (torch.rand(2, 3, 4, 4) * 2, torch.tensor([0, 1]), r"\[0, 1\]"),
+        (torch.rand(2, 3, 4), torch.tensor([0, 1]), "N x C x H x W"),
+        (torch.rand(2, 3, 4, 4), torch.tensor([0]), "one label per image"),
+        (torch.randint(0, 2, (1, 3, 4, 4)), torch.tensor([0]), "floats"),
+        (torch.rand(0, 3, 4, 4), torch.tensor([], dtype=torch.long), "at least one"),
+    ],
+)
+def test_private_batch_rejects_bad_input(images, labels, match):
+    with pytest.raises(DataError, match=match):
+        PrivateBatch(images, labels)
+
+
+def test_label_outside_the_classes_is_rejected():
+    with pytest.raises(DataError, match=r"\[0, 1\]"):
+        Participant(_tiny_model()).fedsgd(PrivateBatch(torch.rand(1, 1, 1, 3), torch.tensor([5])))
+    with pytest.raises(DataError, match="local_steps"):
+        Participant(_tiny_model()).fedavg(
+            PrivateBatch(torch.rand(1, 1, 1, 3), torch.tensor([1])), local_steps=0, lr=0.1
+        )

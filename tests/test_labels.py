@@ -1,0 +1,73 @@
+"""iDLG's analytic label and the batch rule for distinct labels."""
+
+import pytest
+import torch
+
+from dlgtut.attacks.labels import (
+    batch_labels,
+    idlg_label,
+    infer_labels,
+    label_counts,
+    last_layer_gradient,
+)
+from dlgtut.errors import AttackError
+from dlgtut.fl import Participant, PrivateBatch
+from dlgtut.models import LeNet
+
+
+def test_idlg_label_is_right_on_200_random_single_samples():
+    gen = torch.Generator().manual_seed(0)
+    wrong = []
+    for case in range(200):
+        classes = (10, 100)[case % 2]
+        net = LeNet(in_channels=1, num_classes=classes, image_size=16, seed=case)
+        label = int(torch.randint(0, classes, (1,), generator=gen))
+        image = torch.rand(1, 1, 16, 16, generator=gen)
+        update = Participant(net).fedsgd(PrivateBatch(image, torch.tensor([label])))
+        w = last_layer_gradient(update.tensors, classes)
+        if idlg_label(w) != label or infer_labels(update).tolist() != [label]:
+            wrong.append(case)
+    assert wrong == []
+
+
+@pytest.mark.parametrize("size", [2, 4, 8])
+def test_batch_labels_beat_the_sign_rule_on_distinct_labels(size):
+    """The count estimate is right on (nearly) every batch; the sign rule misses some."""
+    gen = torch.Generator().manual_seed(size)
+    wrong_counts = wrong_signs = 0
+    for case in range(40):
+        net = LeNet(in_channels=3, num_classes=100, image_size=16, seed=100 + case)
+        labels = torch.randperm(100, generator=gen)[:size]
+        images = torch.rand(size, 3, 16, 16, generator=gen)
+        update = Participant(net).fedsgd(PrivateBatch(images, labels))
+        truth = sorted(labels.tolist())
+        wrong_counts += infer_labels(update).tolist() != truth
+        wrong_signs += batch_labels(last_layer_gradient(update.tensors, 100), size).tolist() != truth
+    assert wrong_counts == 0
+    assert wrong_signs >= wrong_counts
+
+
+def test_label_counts_estimate_repeated_labels():
+    net = LeNet(in_channels=1, num_classes=10, image_size=16, seed=5)
+    labels = torch.tensor([1, 1, 1, 6])
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(4, 1, 16, 16), labels))
+    counts = label_counts(update)
+    assert counts.sum().item() == pytest.approx(4.0, abs=1e-4)  # p_hat and dL/db both sum to 1
+    assert counts.round().tolist()[1] == 3 and counts.round().tolist()[6] == 1
+
+
+def test_repeated_labels_give_the_present_classes_plus_the_next_most_negative():
+    net = LeNet(in_channels=1, num_classes=10, image_size=16, seed=3)
+    labels = torch.tensor([2, 2, 7])
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(3, 1, 16, 16), labels))
+    w = last_layer_gradient(update.tensors, 10)
+    assert (w.sum(1) < 0).sum() == 2  # only two classes are present
+    found = batch_labels(w, 3).tolist()
+    assert {2, 7} <= set(found) and len(found) == 3
+
+
+def test_model_without_a_classifier_layer_raises():
+    with pytest.raises(AttackError, match="no linear layer with 10 outputs"):
+        last_layer_gradient([torch.zeros(3, 4), torch.zeros(3)], 10)
+    with pytest.raises(AttackError, match="distinct labels"):
+        batch_labels(torch.zeros(3, 4), 5)

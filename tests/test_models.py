@@ -1,0 +1,86 @@
+"""The paper's LeNet, its variants and the Sigmoid ResNet."""
+
+import pytest
+import torch
+from torch import nn
+
+from dlgtut.attacks.original import OriginalLeNet, weights_init
+from dlgtut.errors import ConfigError
+from dlgtut.models import MODEL_NAMES, LeNet, ResNet, build_model
+
+
+def test_lenet_has_the_original_layer_shapes():
+    net = LeNet(seed=0)
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert [tuple(c.weight.shape) for c in convs] == [(12, 3, 5, 5), (12, 12, 5, 5), (12, 12, 5, 5)]
+    assert [c.stride for c in convs] == [(2, 2), (2, 2), (1, 1)]
+    assert all(c.padding == (2, 2) for c in convs)
+    assert sum(isinstance(m, nn.Sigmoid) for m in net.modules()) == 3
+    (fc,) = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    assert (fc.in_features, fc.out_features) == (768, 100)
+    reference = OriginalLeNet()
+    assert [p.shape for p in net.parameters()] == [p.shape for p in reference.parameters()]
+
+
+def test_lenet_initialisation_is_uniform_half_and_matches_the_original():
+    net = LeNet(seed=1234)
+    for p in net.parameters():
+        assert p.min() >= -0.5 and p.max() <= 0.5
+    big = net.fc[0].weight
+    assert big.min() < -0.49 and big.max() > 0.49
+    assert abs(big.mean().item()) < 0.01 and abs(big.std().item() - (1 / 12) ** 0.5) < 0.01
+    # The original script: build the net, then seed, then redraw every weight and bias.
+    original = OriginalLeNet()
+    torch.manual_seed(1234)
+    original.apply(weights_init)
+    for a, b in zip(net.state_dict().values(), original.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("channels,size,classes,hidden", [(1, 28, 10, 588), (3, 16, 5, 192),
+                                                         (1, 8, 10, 48), (3, 25, 2, 588)])
+def test_lenet_any_channels_size_and_classes(channels, size, classes, hidden):
+    net = LeNet(channels, classes, size, seed=0)
+    assert net.fc[0].in_features == hidden
+    assert net(torch.rand(2, channels, size, size)).shape == (2, classes)
+
+
+def test_relu_variant_and_its_zero_second_derivative():
+    net = LeNet(activation="relu", seed=0)
+    assert sum(isinstance(m, nn.ReLU) for m in net.modules()) == 3
+    assert not any(isinstance(m, nn.Sigmoid) for m in net.modules())
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    (g,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
+    # d/dx of the gradient through ReLUs only sees the linear pieces: no curvature from ReLU.
+    (h,) = torch.autograd.grad((g * torch.randn_like(g)).sum(), x, allow_unused=True)
+    assert h is None or torch.count_nonzero(h) == 0
+
+
+def test_resnet_is_twice_differentiable_and_keeps_resolution_without_strides():
+    net = ResNet(depth=8, width=8, seed=0)
+    assert all(m.stride == (1, 1) for m in net.modules() if isinstance(m, nn.Conv2d))
+    x = torch.rand(1, 3, 16, 16, requires_grad=True)
+    params = list(net.parameters())
+    grads = torch.autograd.grad(net(x).logsumexp(1).sum(), params, create_graph=True)
+    (h,) = torch.autograd.grad(sum((g**2).sum() for g in grads), x)
+    assert torch.isfinite(h).all() and h.abs().sum() > 0
+    strided = ResNet(depth=8, width=8, strides=True, seed=0)
+    assert any(m.stride == (2, 2) for m in strided.modules() if isinstance(m, nn.Conv2d))
+
+
+def test_resnet56_depth():
+    net = ResNet(depth=56, seed=0)
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert len(convs) == 55  # stem + 27 blocks x 2
+
+
+def test_bad_model_options_raise():
+    with pytest.raises(ConfigError, match="depth"):
+        ResNet(depth=21)
+    with pytest.raises(ConfigError, match="unknown model"):
+        build_model("vgg")
+    with pytest.raises(ConfigError, match="activation"):
+        LeNet(activation="gelu")
+    for name in MODEL_NAMES:
+        out = build_model(name, in_channels=1, num_classes=7, image_size=8, seed=0)
+        assert out(torch.rand(1, 1, 8, 8)).shape == (1, 7)
