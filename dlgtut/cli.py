@@ -66,8 +66,9 @@ def _add_leak(sub) -> None:
     net = p.add_argument_group("the public model")
     net.add_argument("--model", default="lenet", choices=MODEL_NAMES,
                      help="network (default: the paper's LeNet)")
-    net.add_argument("--num-classes", type=_positive("number of classes"), default=100,
-                     help="classes of the model (default 100, as in the paper)")
+    net.add_argument("--num-classes", type=_positive("number of classes"), default=None,
+                     help="classes of the model (default: the dataset's; 100 for --image, as "
+                     "in the paper)")
     atk = p.add_argument_group("the attack")
     atk.add_argument("--paper", action="store_true",
                      help="the original code's settings (randn start, joint label, torch "
@@ -120,6 +121,7 @@ def _private_batch(args):
             raise ConfigError(
                 f"--batch-size {args.batch_size} but {len(args.image)} --image files given"
             )
+        num_classes = args.num_classes or 100
         images = [load_image(p, size=args.size, channels=args.channels) for p in args.image]
         shapes = {tuple(im.shape[1:]) for im in images}
         if len(shapes) > 1:
@@ -134,16 +136,17 @@ def _private_batch(args):
                             root=args.data_dir)
         if not 0 <= args.index < len(data):
             raise ConfigError(f"--index must lie in [0, {len(data) - 1}] for {data.name}")
+        num_classes = args.num_classes or len(data.classes)
         batch_images, labels, indices = data.batch(args.index, args.batch_size or 1)
         source = {"dataset": data.name, "requested": args.dataset, "indices": indices,
                   "source": data.source}
-    bad = [int(v) for v in labels if not 0 <= int(v) < args.num_classes]
+    bad = [int(v) for v in labels if not 0 <= int(v) < num_classes]
     if bad:
         raise ConfigError(
-            f"label {bad[0]} is outside the model's {args.num_classes} classes "
-            f"(0..{args.num_classes - 1}); pass --num-classes"
+            f"label {bad[0]} is outside the model's {num_classes} classes "
+            f"(0..{num_classes - 1}); pass --num-classes"
         )
-    return PrivateBatch(batch_images, labels), source
+    return PrivateBatch(batch_images, labels), source, num_classes
 
 
 def _run_leak(args) -> int:
@@ -158,10 +161,10 @@ def _run_leak(args) -> int:
     from .metrics import score
     from .models import build_model
 
-    batch, source = _private_batch(args)
+    batch, source, num_classes = _private_batch(args)
     args.out.mkdir(parents=True, exist_ok=True)
     c, h, _ = batch.images.shape[1:]
-    model = build_model(args.model, in_channels=c, num_classes=args.num_classes,
+    model = build_model(args.model, in_channels=c, num_classes=num_classes,
                         image_size=h, seed=args.seed)
     update = Participant(model).fedsgd(batch)  # the only thing the attacker will see
 
@@ -191,7 +194,7 @@ def _run_leak(args) -> int:
         "true_labels": batch.labels.tolist(),
         "recovered_labels": rec.labels[order].tolist(),
         "model": args.model,
-        "num_classes": args.num_classes,
+        "num_classes": num_classes,
         "seed": args.seed,
         "input": source,
         "config": dataclasses.asdict(config),
@@ -210,7 +213,7 @@ def _run_leak(args) -> int:
     plt.close(fig)
     # The attacker's slots are in label order; slot order[i] holds its guess for input i.
     in_slot_order = batch.images[np.argsort(order)]
-    fig = viz.plot_progress(rec.history, batch.images[:1], index=order[0])
+    fig = viz.plot_progress(rec.history, batch.images, index=order[0])
     fig.savefig(args.out / "progress.png", dpi=150, bbox_inches="tight")
     plt.close(fig)
     viz.save_gif(rec.history, args.out / "progress.gif", truth=in_slot_order)

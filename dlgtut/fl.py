@@ -43,7 +43,8 @@ def one_hot(labels: Tensor, num_classes: int) -> Tensor:
 def soft_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     r"""Cross entropy against a probability vector per row, averaged over the batch.
 
-    .. math:: \ell(\hat y, y) = \frac{1}{N}\sum_n \sum_k -y_{nk}\log\operatorname{softmax}(\hat y_n)_k
+    .. math::
+        \ell(\hat y, y) = \frac{1}{N}\sum_n \sum_k -y_{nk}\log\operatorname{softmax}(\hat y_n)_k
 
     With one-hot targets it equals ``F.cross_entropy``; with a soft target it is the loss DLG
     optimises its dummy label through. The operations are those of the original DLG code, so
@@ -194,7 +195,7 @@ class Participant:
         lr: float,
         minibatch_size: int | None = None,
     ) -> SharedUpdate:
-        """FedAvg: ``local_steps`` SGD steps at ``lr`` on a local copy; shares new minus old weights.
+        """FedAvg: ``local_steps`` SGD steps at ``lr`` on a local copy; shares new minus old.
 
         Args:
             batch: the private batch.

@@ -1,4 +1,4 @@
-r"""Deep Leakage from Gradients (Zhu, Liu and Han, NeurIPS 2019), with iDLG labels and a faster default.
+r"""Deep Leakage from Gradients (Zhu, Liu and Han, NeurIPS 2019), with iDLG labels, made faster.
 
 The attacker holds the public model :math:`F(\cdot, W)` and a participant's shared gradient
 :math:`\nabla W`. It treats a dummy batch :math:`x'` (and, in the paper, a dummy soft label

@@ -18,13 +18,16 @@ returns ``N`` classes, the most negative ones, and cannot tell which class repea
 
 The sign rule fails when the model puts much of its probability on one class for every input
 and that class is also a label: the other examples' ``p`` terms outweigh the ``-(1 - p)``
-term. An untrained network often does exactly that. The bias gradient is
-``p_bar - n / N`` (mean prediction minus label frequencies), and the attacker, who holds the
-public model, can estimate ``p_bar`` by running it on a neutral mid-grey input of the known
-shape. :func:`label_counts` turns that into estimated label counts,
-``N (p_hat - dL/db)``; their ``N`` largest are the labels. On untrained LeNets with 4 and 8
-distinct labels out of 100 this was wrong in 0-1 of 60 batches where the sign rule was wrong in
-1-7 (Wainakh et al. 2022 and Ma et al. 2023 refine the same idea).
+term, and fewer than ``N`` rows come out negative. An untrained network often does that. The
+bias gradient is ``p_bar - n / N`` (mean prediction minus label frequencies), and the attacker,
+who holds the public model, can estimate ``p_bar`` by running it on a neutral mid-grey input of
+the known shape: :func:`label_counts` turns that into estimated counts ``N (p_hat - dL/db)``.
+:func:`infer_labels` uses the sign rule when it finds exactly ``N`` negative rows and the
+counts otherwise. Measured on real digit batches (scikit-learn, 32 x 32) with untrained LeNets
+of six seeds: with 10 classes the sign rule was wrong on 34 of 60 batches of 4 and the combined
+rule on none (3 of 60 at batch 8); with 100 classes both are right on batches of 2, and the
+combined rule is wrong on 8 of 60 batches of 4, all from one seed whose network predicts one
+class for nearly every digit. Wainakh et al. (2022) and Ma et al. (2023) refine the same idea.
 """
 
 from __future__ import annotations
@@ -126,9 +129,9 @@ def label_counts(update: SharedUpdate) -> Tensor:
 def infer_labels(update: SharedUpdate) -> Tensor:
     """Analytic labels for a shared update (distinct labels assumed for a batch).
 
-    One example: iDLG's rule. A batch: the ``N`` classes with the largest
-    :func:`label_counts` when the classifier has a bias, else the sign rule
-    :func:`batch_labels`.
+    One example: iDLG's rule. A batch: the classes of the negative weight-gradient rows when
+    there are exactly ``N`` of them, else the ``N`` largest :func:`label_counts` (when the
+    classifier has a bias; without one, the ``N`` most negative rows).
 
     Returns:
         ``N`` labels in increasing order (the dummy batch's slot ``i`` gets label ``i``).
@@ -140,7 +143,8 @@ def infer_labels(update: SharedUpdate) -> Tensor:
         return torch.tensor([idlg_label(w)])
     if n > update.num_classes:
         raise AttackError(f"batch of {n} cannot have distinct labels among {update.num_classes}")
-    if _last_layer_bias(gradient, update.num_classes) is None:
+    negative = torch.nonzero(w.sum(dim=-1) < 0)[:, 0]
+    if negative.numel() == n or _last_layer_bias(gradient, update.num_classes) is None:
         return batch_labels(w, n)
     counts = label_counts(update)
     return torch.sort(torch.argsort(counts, descending=True)[:n]).values

@@ -1,0 +1,105 @@
+"""The command line: outputs of `leak`, and one-line errors with exit status 2 for bad input."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dlgtut.cli import main
+
+
+@pytest.fixture(scope="module")
+def photo32(tmp_path_factory):
+    """A real 32 x 32 photo crop (scikit-image's chelsea) saved as PNG."""
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("img") / "cat32.png"
+    pixels = data.chelsea()[100:132, 200:232]
+    Image.fromarray(pixels).save(path)
+    return path, pixels
+
+
+def test_leak_on_a_32px_png_writes_every_output(photo32, tmp_path, capsys):
+    path, pixels = photo32
+    out = tmp_path / "run"
+    assert main(["leak", "--image", str(path), "--label", "3", "--out", str(out), "--quiet"]) == 0
+    for name in ("metrics.json", "reconstruction.npy", "reconstruction.png", "progress.png",
+                 "progress.gif"):
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("mse", "psnr", "ssim", "label_accuracy", "iterations", "seconds", "converged"):
+        assert key in metrics
+    assert metrics["converged"] is True and metrics["label_accuracy"] == 1.0
+    assert metrics["mse"] < 1e-3 and metrics["iterations"] <= 300
+    rec = np.load(out / "reconstruction.npy")
+    assert rec.dtype == np.float32 and rec.shape == (1, 3, 32, 32)
+    assert rec.min() >= 0 and rec.max() <= 1
+    # The PNG was used pixel for pixel: the reconstruction is close to the file itself.
+    truth = pixels.transpose(2, 0, 1)[None] / 255.0
+    assert np.mean((rec - truth) ** 2) == pytest.approx(metrics["mse"], rel=1e-3)
+    assert "converged" in capsys.readouterr().out
+
+
+def test_leak_on_a_dataset_batch_keeps_the_input_order(tmp_path):
+    out = tmp_path / "batch"
+    code = main(["leak", "--dataset", "digits", "--index", "20", "--batch-size", "2",
+                 "--iterations", "60", "--out", str(out), "--quiet"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    from dlgtut.data import load_dataset
+
+    images, labels, indices = load_dataset("digits").batch(20, 2)
+    assert metrics["input"]["indices"] == indices and metrics["num_classes"] == 10
+    assert metrics["recovered_labels"] == metrics["true_labels"] == labels.tolist()
+    rec = np.load(out / "reconstruction.npy")
+    errors = ((rec - images.numpy()) ** 2).mean(axis=(1, 2, 3))
+    assert (errors < 1e-3).all()  # reconstruction i is input i
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--image", "{missing}", "--label", "1"], "no such file"),
+        (["--image", "{text}", "--label", "1"], "not an image"),
+        (["--image", "{png}", "--label", "100"], "outside the model's 100 classes"),
+        (["--image", "{png}", "--label", "-1"], "outside the model's"),
+        (["--image", "{png}"], "needs --label"),
+        (["--image", "{png}", "--label", "1", "--batch-size", "0"], "batch size must be at least 1"),
+        (["--dataset", "imagenet"], "unknown dataset"),
+        (["--dataset", "digits", "--index", "5000"], "--index"),
+        (["--dataset", "faces", "--batch-size", "3"], "distinct"),
+        (["--dataset", "digits", "--image", "{png}"], "either --image or --dataset"),
+        (["--dataset", "digits", "--iterations", "zero"], "iterations must be an integer"),
+        ([], "either --image or --dataset"),
+    ],
+)
+def test_bad_input_gives_one_line_and_status_2(argv, message, photo32, tmp_path, capsys):
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    subs = {"{missing}": str(tmp_path / "nope.png"), "{text}": str(text),
+            "{png}": str(photo32[0])}
+    argv = ["leak", *[subs.get(a, a) for a in argv], "--out", str(tmp_path / "o"), "--quiet"]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_the_module_entry_point_exits_2_with_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "dlgtut", "leak", "--image", str(tmp_path / "missing.png"),
+         "--label", "1", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"dlgtut leak: error: no such file: {tmp_path / 'missing.png'}"
+    ]
+    assert not (tmp_path / "o").exists()  # nothing written on bad input

@@ -1,0 +1,141 @@
+"""Deep leakage from gradients: recovery, labels, batches, options, divergence, reproducibility."""
+
+import math
+
+import pytest
+import torch
+
+from dlgtut.attacks import DLGConfig, dlg
+from dlgtut.data import load_dataset
+from dlgtut.errors import AttackError, ConfigError
+from dlgtut.fl import Participant, PrivateBatch, SharedUpdate
+from dlgtut.metrics import psnr, score
+from dlgtut.models import LeNet
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return load_dataset("photos", size=32, channels=3)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", size=32)
+
+
+def _photo(photos, name):
+    return photos.images[photos.classes.index(name)][None]
+
+
+def _leak(images, y, seed=1234, classes=100, **config):
+    net = LeNet(images.shape[1], classes, images.shape[-1], seed=seed)
+    update = Participant(net).fedsgd(PrivateBatch(images, torch.as_tensor(y)))
+    return dlg(update, progress=False, **config)
+
+
+def test_recovers_a_real_photo_and_its_label(photos):
+    truth = _photo(photos, "chelsea")
+    rec = _leak(truth, [3])
+    assert rec.status == "converged" and rec.converged
+    assert rec.labels.tolist() == [3]
+    assert ((rec.images - truth) ** 2).mean() < 1e-3
+    assert rec.iterations <= 300 and rec.distance < 1e-9
+
+
+def test_recovers_a_batch_of_four_digits_with_distinct_labels(digits):
+    images, labels, _ = digits.batch(10, 4)  # a 1, a 2, a 3, a 4: real digits, 32 x 32
+    rec = _leak(images, labels, classes=10, iterations=150)
+    result = score(rec.images, rec.labels, images, labels)
+    assert result.label_accuracy == 1.0
+    assert min(result.per_image["psnr"]) > 25, result.per_image
+
+
+def test_same_seed_same_numbers_other_seed_other_start(digits):
+    images = digits.images[:1]
+    a = _leak(images, [0], iterations=5, stop_distance=None)
+    b = _leak(images, [0], iterations=5, stop_distance=None)
+    c = _leak(images, [0], iterations=5, stop_distance=None, seed=1234, init="rand")
+    assert torch.equal(a.images, b.images) and a.distances == b.distances
+    assert not torch.equal(a.history[0].images, c.history[0].images)
+
+
+def test_joint_label_optimisation_finds_the_label(digits):
+    rec = _leak(digits.images[5:6], [int(digits.labels[5])], labels="joint", iterations=100)
+    assert rec.label_probs is not None and rec.label_probs.shape == (1, 100)
+    assert rec.labels.tolist() == [int(digits.labels[5])]
+    assert float(psnr(rec.images, digits.images[5:6])[0]) > 30
+
+
+def test_adam_with_cosine_distance_reconstructs_a_digit(digits):
+    truth = torch.nn.functional.interpolate(digits.images[3:4], size=16, mode="area")
+    rec = _leak(truth, [3], optimizer="adam", distance="cosine", lr=0.05, iterations=1500,
+                init="grey", stop_distance=None)
+    assert float(psnr(rec.images, truth)[0]) > 20
+
+
+def test_snapshots_every_k_steps_and_one_distance_per_step(digits):
+    rec = _leak(digits.images[:1], [0], iterations=23, snapshot_every=5, stop_distance=None)
+    assert [s.iteration for s in rec.history] == [0, 5, 10, 15, 20, 23]
+    assert len(rec.distances) == 23 == rec.iterations
+    assert all(s.images.shape == (1, 1, 32, 32) for s in rec.history)
+    assert all(0 <= s.images.min() and s.images.max() <= 1 for s in rec.history)
+
+
+def test_the_paper_settings_diverge_on_a_photo_and_say_so(photos):
+    """The original settings blow up on astronaut (seed 1234): reported, not returned as garbage."""
+    rec = _leak(_photo(photos, "astronaut"), [3], config=DLGConfig.paper())
+    assert rec.status == "diverged"
+    assert "exploded" in rec.message or "NaN" in rec.message
+    assert torch.isfinite(rec.images).all()
+
+
+def test_divergence_triggers_a_restart(photos):
+    rec = _leak(_photo(photos, "astronaut"), [3], config=DLGConfig.paper(restarts=2))
+    assert rec.restarts >= 1
+    assert "restart" in rec.message
+
+
+def test_stop_rule_and_time_limit(digits):
+    rec = _leak(digits.images[:1], [0], stop_distance=1e-3)
+    assert rec.status == "converged" and rec.distance < 1e-3 and rec.iterations < 20
+    slow = _leak(digits.images[:1], [0], stop_distance=None, time_limit=0.5)
+    assert slow.status == "max_iterations" and "time limit" in slow.message
+
+
+def test_callback_can_stop_the_attack(digits):
+    seen = []
+    rec = _leak(digits.images[:1], [0], callback=lambda i, x, d: seen.append(i) or i >= 3)
+    assert seen == [1, 2, 3] and rec.iterations == 3
+
+
+def test_unusable_updates_raise(digits):
+    net = LeNet(1, 10, 8, seed=0)
+    batch = PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([1]))
+    good = Participant(net).fedsgd(batch)
+    zeros = SharedUpdate(good.model, tuple(torch.zeros_like(t) for t in good.tensors),
+                         "gradient", 1, (1, 8, 8), 10)
+    with pytest.raises(AttackError, match="all zeros"):
+        dlg(zeros, progress=False)
+    nan = SharedUpdate(good.model, tuple(t * math.nan for t in good.tensors),
+                       "gradient", 1, (1, 8, 8), 10)
+    with pytest.raises(AttackError, match="NaN"):
+        dlg(nan, progress=False)
+    other = SharedUpdate(LeNet(3, 10, 8, seed=0), good.tensors, "gradient", 1, (1, 8, 8), 10)
+    with pytest.raises(AttackError, match="does not match"):
+        dlg(other, progress=False)
+    multi = Participant(net).fedavg(batch, local_steps=2, lr=0.1)
+    with pytest.raises(AttackError, match="2 local steps"):
+        dlg(multi, progress=False)
+    with pytest.raises(ConfigError, match="optimizer"):
+        dlg(good, optimizer="sgd")
+    with pytest.raises(ConfigError, match="iterations"):
+        dlg(good, iterations=0)
+
+
+def test_single_step_fedavg_update_is_attacked_like_its_gradient(digits):
+    truth = torch.nn.functional.interpolate(digits.images[7:8], size=16, mode="area")
+    net = LeNet(1, 10, 16, seed=1)
+    update = Participant(net).fedavg(PrivateBatch(truth, digits.labels[7:8]), local_steps=1, lr=0.1)
+    rec = dlg(update, progress=False)
+    assert rec.labels.tolist() == digits.labels[7:8].tolist()
+    assert ((rec.images - truth) ** 2).mean() < 1e-3
