@@ -67,7 +67,7 @@ def test_leak_on_a_dataset_batch_keeps_the_input_order(tmp_path):
         (["--image", "{png}", "--label", "100"], "outside the model's 100 classes"),
         (["--image", "{png}", "--label", "-1"], "outside the model's"),
         (["--image", "{png}"], "needs --label"),
-        (["--image", "{png}", "--label", "1", "--batch-size", "0"], "batch size must be at least 1"),
+        (["--image", "{png}", "--label", "1", "--batch-size", "0"], "batch size must be at least"),
         (["--dataset", "imagenet"], "unknown dataset"),
         (["--dataset", "digits", "--index", "5000"], "--index"),
         (["--dataset", "faces", "--batch-size", "3"], "distinct"),
