@@ -58,7 +58,7 @@ def book(cached: bool) -> None:
         shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
     started = time.perf_counter()
     # -W: Sphinx warnings are errors; --keep-going: report all of them, then fail.
-    _run([BIN / "jupyter-book", "build", ROOT, "--all", "-W", "-n", "--keep-going"])
+    _run([BIN / "jupyter-book", "build", ROOT, "--all", "-W", "--keep-going"])
     index = BUILD / "html" / "index.html"
     print(f"dlgtut: book built in {time.perf_counter() - started:.0f} s; open {index}")
 

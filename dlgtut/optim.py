@@ -11,7 +11,8 @@ Nocedal and Schnabel (1994): two matrix-vector products with the stored pairs an
 triangular solves, whatever the history length.
 
 Measured on the paper's LeNet at 32 x 32 (benchmarks/README.md): with history 300 it reaches a
-given reconstruction error in about half the gradient evaluations of history 100.
+given reconstruction error in about half the gradient evaluations of history 100, and the
+direction costs four passes over the stored pairs per iteration.
 """
 
 from __future__ import annotations
@@ -119,65 +120,128 @@ class CompactLBFGS(torch.optim.Optimizer):
         return loss, flat_grad
 
     # -- curvature memory ---------------------------------------------------------------------
+    # The stored pairs are the bulk of the memory traffic: every pass over them reads
+    # 2 x history x n numbers. Each iteration makes four passes (S g, Y g for the new gradient;
+    # S^T c1 + Y^T c2 for the direction); the products the new pair needs with the old ones
+    # follow from cached ones: S y = S g_new - S g_old, and Y s = t Y d, where Y d comes from
+    # the small matrices. The big buffers are a ring of slots; the small matrices S^T Y and
+    # Y^T Y are kept in chronological order in a sliding window twice their size, compacted
+    # once every `history` pairs, so the triangular solves read them in place.
     def _memory(self, n: int, like: Tensor) -> dict:
         state = self.state["memory"] if "memory" in self.state else None
         m = self.param_groups[0]["history_size"]
         if state is None or state["S"].shape[1] != n:
+            small = dict(dtype=torch.float64, device=like.device)
             state = {
                 "S": torch.zeros(m, n, dtype=like.dtype, device=like.device),
                 "Y": torch.zeros(m, n, dtype=like.dtype, device=like.device),
-                "SY": torch.zeros(m, m, dtype=torch.float64, device=like.device),
-                "YY": torch.zeros(m, m, dtype=torch.float64, device=like.device),
-                "order": [],
+                "SY": torch.zeros(2 * m, 2 * m, **small),  # [i, j] = s_i . y_j, chronological
+                "YY": torch.zeros(2 * m, 2 * m, **small),
+                "lo": 0,  # window start in SY and YY
+                "order": [],  # slots of the pairs, oldest first
                 "gamma": 1.0,
             }
             self.state["memory"] = state
         return state
 
-    def _push(self, mem: dict, s: Tensor, y: Tensor) -> None:
-        ys = float(y.dot(s))
-        # Skip pairs without positive curvature, relative to their size (scale-free test).
-        if not ys > 1e-10 * float(s.norm()) * float(y.norm()):
-            return
-        order: list[int] = mem["order"]
-        m = mem["S"].shape[0]
-        i = order.pop(0) if len(order) == m else len(order)
-        S, Y = mem["S"], mem["Y"]
-        S[i] = s
-        Y[i] = y
-        order.append(i)
-        k = max(order) + 1
-        mem["SY"][i, :k] = (Y[:k] @ s).double()  # s_i . y_j
-        mem["SY"][:k, i] = (S[:k] @ y).double()  # s_j . y_i
-        yy = (Y[:k] @ y).double()
-        mem["YY"][i, :k] = yy
-        mem["YY"][:k, i] = yy
-        mem["gamma"] = ys / float(y.dot(y))
+    @staticmethod
+    def _window(mem: dict) -> tuple[Tensor, Tensor]:
+        """Views of S^T Y and Y^T Y over the stored pairs, oldest first."""
+        lo, k = mem["lo"], len(mem["order"])
+        return mem["SY"][lo : lo + k, lo : lo + k], mem["YY"][lo : lo + k, lo : lo + k]
 
     @staticmethod
-    def _direction(mem: dict, g: Tensor) -> Tensor:
+    def _products(mem: dict, g: Tensor) -> tuple[Tensor, Tensor]:
+        """``S g`` and ``Y g`` over the filled slots (slot order), in float64."""
+        k = len(mem["order"])
+        return (mem["S"][:k] @ g).double(), (mem["Y"][:k] @ g).double()
+
+    @staticmethod
+    def _push(mem: dict, s: Tensor, y: Tensor, s_dot_y: Tensor, y_dot_y: Tensor,
+              y_dot_s: Tensor) -> int | None:
+        """Store the pair ``(s, y)``; the arguments give ``S y``, ``Y y`` and ``Y s`` over the
+        filled slots (slot order). Returns the slot written, or None if the pair lacks
+        curvature."""
+        ys = float(y.dot(s))
+        yy = float(y.dot(y))
+        # Skip pairs without positive curvature, relative to their size (scale-free test).
+        if not ys > 1e-10 * float(s.norm()) * yy**0.5:
+            return None
         order: list[int] = mem["order"]
-        if not order:
-            return -g
-        k = max(order) + 1
-        o = torch.tensor(order, device=g.device)
-        S, Y = mem["S"][:k], mem["Y"][:k]
-        a = (S @ g).double()[o]
-        b = (Y @ g).double()[o]
-        SY = mem["SY"][:k, :k][o][:, o]
-        R = torch.triu(SY)
-        D = torch.diagonal(SY)
-        YY = mem["YY"][:k, :k][o][:, o]
+        m = mem["S"].shape[0]
+        o = torch.tensor(order, dtype=torch.long)
+        sy, yyv, ysv = s_dot_y[o], y_dot_y[o], y_dot_s[o]  # chronological
+        if len(order) == m:  # forget the oldest pair
+            slot = order.pop(0)
+            sy, yyv, ysv = sy[1:], yyv[1:], ysv[1:]
+            mem["lo"] += 1
+        else:
+            slot = len(order)
+        k, lo = len(order), mem["lo"]
+        if lo + k + 1 > 2 * m:  # compact the window to the start
+            for name in ("SY", "YY"):
+                mem[name][:k, :k] = mem[name][lo : lo + k, lo : lo + k].clone()
+            lo = mem["lo"] = 0
+        p = lo + k
+        SY, YY = mem["SY"], mem["YY"]
+        SY[p, lo:p] = ysv  # s_new . y_j
+        SY[lo:p, p] = sy  # s_j . y_new
+        YY[p, lo:p] = yyv
+        YY[lo:p, p] = yyv
+        SY[p, p] = ys
+        YY[p, p] = yy
+        mem["S"][slot] = s
+        mem["Y"][slot] = y
+        order.append(slot)
+        mem["gamma"] = ys / yy
+        return slot
+
+    @staticmethod
+    def _direction(mem: dict, g: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        """The L-BFGS direction ``-H g`` from ``a = S g`` and ``b = Y g`` (slot order), and
+        ``Y d`` (slot order) for the next pair."""
+        order: list[int] = mem["order"]
+        k = len(order)
+        if not k:
+            return -g, torch.zeros(0, dtype=torch.float64, device=g.device)
+        o = torch.tensor(order, dtype=torch.long, device=g.device)
+        SY, YY = CompactLBFGS._window(mem)  # chronological; R is the upper triangle of SY
         gamma = mem["gamma"]
-        r_inv_a = torch.linalg.solve_triangular(R, a[:, None], upper=True)[:, 0]
-        rhs = D * r_inv_a + gamma * (YY @ r_inv_a) - gamma * b
-        p1 = torch.linalg.solve_triangular(R.T, rhs[:, None], upper=False)[:, 0]
-        c1 = torch.zeros(k, dtype=torch.float64, device=g.device)
-        c2 = torch.zeros(k, dtype=torch.float64, device=g.device)
+        ao, bo = a[o], b[o]
+        # solve_triangular reads only the named triangle: SY is R above the diagonal.
+        r_inv_a = torch.linalg.solve_triangular(SY, ao[:, None], upper=True)[:, 0]
+        rhs = torch.diagonal(SY) * r_inv_a + gamma * (YY @ r_inv_a) - gamma * bo
+        p1 = torch.linalg.solve_triangular(SY.T, rhs[:, None], upper=False)[:, 0]
+        p2 = -gamma * r_inv_a
+        c1 = torch.empty(k, dtype=torch.float64, device=g.device)
+        c2 = torch.empty(k, dtype=torch.float64, device=g.device)
         c1[o] = p1
-        c2[o] = -gamma * r_inv_a
+        c2[o] = p2
+        S, Y = mem["S"][:k], mem["Y"][:k]
         hg = gamma * g + c1.to(g.dtype) @ S + c2.to(g.dtype) @ Y
-        return -hg
+        # Y (H g) = gamma Y g + (Y S^T) p1 + (Y Y^T) p2 (chronological), (Y S^T) = SY^T.
+        y_dot_hg = torch.empty(k, dtype=torch.float64, device=g.device)
+        y_dot_hg[o] = gamma * bo + SY.T @ p1 + YY @ p2
+        return -hg, -y_dot_hg
+
+    def _advance(self, mem: dict, g: Tensor, pair: tuple[Tensor, Tensor, float] | None) -> Tensor:
+        """Store the last move's pair (if any) and return the new direction at gradient g."""
+        a, b = self._products(mem, g)
+        cache = self.state.get("cache")
+        if pair is not None and cache is not None:
+            d_prev, g_prev, t = pair
+            a_prev, b_prev, yd_prev = cache
+            s, y = d_prev.mul(t), g.sub(g_prev)
+            slot = self._push(mem, s, y, a - a_prev, b - b_prev, t * yd_prev)
+            if slot is not None:
+                if slot == a.numel():  # a new slot, not an overwritten one
+                    a = torch.cat([a, a.new_zeros(1)])
+                    b = torch.cat([b, b.new_zeros(1)])
+                a[slot] = float(s.dot(g))
+                b[slot] = float(y.dot(g))
+        d, yd = self._direction(mem, g, a, b)
+        self.state["cache"] = (a, b, yd)
+        return d
 
     # -- the step -------------------------------------------------------------------------------
     @torch.no_grad()
@@ -208,9 +272,10 @@ class CompactLBFGS(torch.optim.Optimizer):
         while n_iter < max_iter:
             n_iter += 1
             state["n_iter"] += 1
+            pair = None
             if state["n_iter"] > 1 and d is not None and prev_flat_grad is not None:
-                self._push(mem, d.mul(t), flat_grad.sub(prev_flat_grad))
-            d = self._direction(mem, flat_grad)
+                pair = (d, prev_flat_grad, t)
+            d = self._advance(mem, flat_grad, pair)
             prev_flat_grad = flat_grad.clone(memory_format=torch.contiguous_format)
             prev_loss = loss
             if not mem["order"]:

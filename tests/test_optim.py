@@ -36,11 +36,42 @@ def test_direction_equals_the_two_loop_recursion(pairs, history):
     for _ in range(pairs):
         s = torch.randn(n, dtype=torch.float64)
         y = H @ s
-        opt._push(mem, s, y)
+        k = len(mem["order"])
+        St, Yt = mem["S"][:k], mem["Y"][:k]
+        opt._push(mem, s, y, St @ y, Yt @ y, Yt @ s)
         S, Y = (S + [s])[-history:], (Y + [y])[-history:]
     g = torch.randn(n, dtype=torch.float64)
-    ours = CompactLBFGS._direction(mem, g)
+    a, b = CompactLBFGS._products(mem, g)
+    ours, y_dot_d = CompactLBFGS._direction(mem, g, a, b)
     assert torch.allclose(ours, _two_loop(S, Y, g), rtol=1e-8, atol=1e-10)
+    k = len(mem["order"])
+    assert torch.allclose(y_dot_d, mem["Y"][:k] @ ours, rtol=1e-8, atol=1e-10)
+
+
+def test_cached_products_match_a_direct_computation():
+    """After many steps the incrementally built SY and YY equal S Y^T and Y Y^T recomputed."""
+    torch.manual_seed(0)
+    n = 50
+    A = torch.randn(n, n, dtype=torch.float64)
+    H = A @ A.T / n + 0.1 * torch.eye(n, dtype=torch.float64)
+    x = torch.randn(n, dtype=torch.float64, requires_grad=True)
+    opt = CompactLBFGS([x], history_size=7, max_iter=30, tolerance_grad=0, tolerance_change=0)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * x @ H @ x + torch.sin(x).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):  # enough pairs to wrap the ring and compact the window
+        opt.step(closure)
+    mem = opt.state["memory"]
+    order = mem["order"]
+    assert len(order) == 7
+    S, Y = mem["S"][order], mem["Y"][order]  # oldest first
+    SY, YY = CompactLBFGS._window(mem)
+    assert torch.allclose(SY, S @ Y.T, rtol=1e-6, atol=1e-9)
+    assert torch.allclose(YY, Y @ Y.T, rtol=1e-6, atol=1e-9)
 
 
 def test_minimises_rosenbrock_like_torch_lbfgs():
