@@ -190,6 +190,7 @@ def _run_leak(args) -> int:
         "message": rec.message,
         "restarts": rec.restarts,
         "gradient_distance": rec.distance,
+        "identifiable": rec.identifiable,
         "batch_size": len(batch),
         "true_labels": batch.labels.tolist(),
         "recovered_labels": rec.labels[order].tolist(),
@@ -225,6 +226,8 @@ def _run_leak(args) -> int:
     )
     if rec.status in ("diverged", "stalled"):
         print(f"dlgtut: warning: the attack {rec.status}: {rec.message}", file=sys.stderr)
+    elif not rec.identifiable:
+        print(f"dlgtut: warning: {rec.message}", file=sys.stderr)
     return 0
 
 

@@ -5,6 +5,7 @@ update, the public model, public facts) and never the private batch.
 """
 
 from .dlg import DLGConfig, dlg, gradient_distance
+from .identifiability import Identifiability, identifiability
 from .labels import batch_labels, idlg_label, infer_labels, last_layer_gradient
 from .result import Reconstruction, Snapshot
 
@@ -12,6 +13,8 @@ __all__ = [
     "DLGConfig",
     "dlg",
     "gradient_distance",
+    "identifiability",
+    "Identifiability",
     "idlg_label",
     "batch_labels",
     "infer_labels",

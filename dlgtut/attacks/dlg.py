@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from ..errors import AttackError, ConfigError
 from ..fl import SharedUpdate, one_hot, soft_cross_entropy
 from ..optim import CompactLBFGS
+from .identifiability import identifiability
 from .labels import infer_labels
 from .result import Reconstruction, Snapshot, Status
 
@@ -370,6 +371,9 @@ def dlg(
     restarts = attempt
     if restarts:
         message += f" (after {restarts} restart{'s' if restarts > 1 else ''})"
+    count = identifiability(update)
+    if not count.possible:
+        message += f"; but {count}, so expect a wrong reconstruction"
     label_probs = None
     if dummy_label is not None:
         label_probs = F.softmax(dummy_label.float(), dim=-1)
@@ -389,4 +393,5 @@ def dlg(
         distances=distances,
         label_probs=label_probs,
         message=message,
+        identifiable=count.possible,
     )

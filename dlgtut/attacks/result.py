@@ -45,6 +45,9 @@ class Reconstruction:
         distances: the gradient distance after every iteration.
         label_probs: ``N x K`` soft labels when labels were optimised jointly, else None.
         message: a one-line human-readable account of how the attack ended.
+        identifiable: False when the batch has more unknowns than the gradient can constrain
+            (:mod:`~dlgtut.attacks.identifiability`): the gradient may then be matched by a
+            wrong batch, even with status ``"converged"``.
     """
 
     images: Tensor
@@ -58,6 +61,7 @@ class Reconstruction:
     distances: list[float] = field(default_factory=list)
     label_probs: Tensor | None = None
     message: str = ""
+    identifiable: bool = True
 
     @property
     def converged(self) -> bool:
