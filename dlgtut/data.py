@@ -127,6 +127,13 @@ _SKLEARN_PHOTOS: tuple[str, ...] = ("china", "flower")
 # --------------------------------------------------------------------------------------------
 
 
+def _describe(value: object) -> str:
+    """Shape and dtype of a tensor, or the type of anything else, for error messages."""
+    if isinstance(value, Tensor):
+        return f"{tuple(value.shape)} {value.dtype}"
+    return type(value).__name__
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class ImageSet:
     """Labelled images: ``N x C x H x W`` float32 in [0, 1] and ``N`` int64 labels.
@@ -153,18 +160,11 @@ class ImageSet:
     def __post_init__(self) -> None:
         images, labels = self.images, self.labels
         if not isinstance(images, Tensor) or images.ndim != 4 or images.dtype != torch.float32:
-            what = (
-                f"{tuple(images.shape)} {images.dtype}"
-                if isinstance(images, Tensor)
-                else type(images).__name__
+            raise DataError(
+                f"images must be an N x C x H x W float32 tensor, got {_describe(images)}"
             )
-            raise DataError(f"images must be an N x C x H x W float32 tensor, got {what}")
         if not isinstance(labels, Tensor) or labels.ndim != 1 or labels.dtype != torch.int64:
-            what = (
-                f"{tuple(labels.shape)} {labels.dtype}"
-                if isinstance(labels, Tensor)
-                else type(labels).__name__
-            )
+            what = _describe(labels)
             raise DataError(f"labels must be a 1-D int64 tensor, got {what}")
         if len(labels) != len(images):
             raise DataError(f"{len(images)} images but {len(labels)} labels")
