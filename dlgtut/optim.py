@@ -59,7 +59,7 @@ class CompactLBFGS(torch.optim.Optimizer):
         ...     loss.backward()
         ...     return loss
         >>> _ = opt.step(closure)
-        >>> [round(v, 6) for v in x.tolist()]
+        >>> [round(v, 4) for v in x.tolist()]
         [1.0, -0.5]
     """
 

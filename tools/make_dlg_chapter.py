@@ -4,17 +4,7 @@ The notebook is the chapter's source of truth once written; this script records 
 laid out and is kept so that large edits stay reviewable. Run: .venv/bin/python tools/make_dlg_chapter.py
 """
 
-from pathlib import Path
-
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-
-COLAB = '''# Installs dlgtut when this notebook runs in Colab; does nothing anywhere else.
-import sys
-
-if "google.colab" in sys.modules:
-    %pip install --quiet "dlgtut @ git+https://github.com/dlgtut/dlgtut"'''
+from nbtools import COLAB, code, md, write_notebook
 
 cells = [
     md(r"""(chapter-dlg)=
@@ -486,9 +476,4 @@ magnitude, with an image prior, recover images from trained ReLU ResNets
    four 32 x 32 photos that DLG cannot separate."""),
 ]
 
-nb = nbf.v4.new_notebook()
-nb.cells = cells
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-Path("book/deep_leakage.ipynb").write_text(nbf.writes(nb))
-print("wrote book/deep_leakage.ipynb")
+write_notebook(cells, "book/deep_leakage.ipynb")

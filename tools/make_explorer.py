@@ -1,16 +1,6 @@
 """Write book/dlg_explorer.ipynb (without outputs). Run: .venv/bin/python tools/make_explorer.py"""
 
-from pathlib import Path
-
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-
-COLAB = '''# Installs dlgtut when this notebook runs in Colab; does nothing anywhere else.
-import sys
-
-if "google.colab" in sys.modules:
-    %pip install --quiet "dlgtut @ git+https://github.com/dlgtut/dlgtut"'''
+from nbtools import COLAB, code, md, write_notebook
 
 cells = [
     md(r"""(chapter-dlg-explorer)=
@@ -23,8 +13,6 @@ the animation below shows the default run, computed when the book was built.""")
     code(COLAB),
     code('''import os
 import tempfile
-from pathlib import Path
-
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
@@ -128,9 +116,4 @@ on_run()'''),
 assert score(rec_.images, rec_.labels, X_, y_).psnr > 25'''),
 ]
 
-nb = nbf.v4.new_notebook()
-nb.cells = cells
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-Path("book/dlg_explorer.ipynb").write_text(nbf.writes(nb))
-print("wrote book/dlg_explorer.ipynb")
+write_notebook(cells, "book/dlg_explorer.ipynb")

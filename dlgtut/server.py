@@ -1,0 +1,546 @@
+r"""The other side of federated learning: the server, the training rounds, and gossip between peers.
+
+Centralised federated learning (McMahan et al., 2017) runs in rounds::
+
+    global model W -> every participant: PrivateBatch -> Participant -> SharedUpdate -> Server
+    Server: aggregate (mean weighted by batch size) -> apply_update -> the next global model
+
+* **FedSGD**: each participant shares the gradient :math:`g_k` of its batch loss and the server
+  takes one step, :math:`W \leftarrow W - \eta \sum_k \frac{n_k}{n} g_k`.
+* **FedAvg**: each participant runs ``K`` local SGD steps from :math:`W` and shares the change
+  :math:`\Delta W_k`; the server adds the average, :math:`W \leftarrow W + \sum_k \frac{n_k}{n}
+  \Delta W_k`. With ``K = 1`` and the same learning rate the two are the same step.
+
+The :class:`Server` sees every :class:`~dlgtut.fl.SharedUpdate` of every round. With
+``record=True`` it keeps them: that log is exactly what an honest-but-curious server holds, and
+what the attacks of the book take as input.
+
+Decentralised federated learning has no server. In :func:`decentralised_round` each node trains
+on its own data, sends its update to its neighbours, and replaces its model by the average of
+its own updated model and theirs (gossip averaging). Any neighbour then receives a full
+:class:`~dlgtut.fl.SharedUpdate`, the same object a server would.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .errors import ConfigError, DataError
+from .fl import Participant, PrivateBatch, SharedUpdate
+
+__all__ = [
+    "aggregate",
+    "apply_update",
+    "split_among",
+    "accuracy",
+    "Server",
+    "TrainingLog",
+    "federated_training",
+    "decentralised_round",
+    "ring",
+]
+
+Kind = Literal["gradient", "weight_delta"]
+Algorithm = Literal["fedsgd", "fedavg"]
+_KINDS = ("gradient", "weight_delta")
+_ALGORITHMS = ("fedsgd", "fedavg")
+
+
+def _shapes(tensors: Sequence[Tensor]) -> str:
+    return ", ".join("x".join(str(s) for s in t.shape) or "scalar" for t in tensors)
+
+
+def aggregate(updates: Sequence[SharedUpdate]) -> tuple[Tensor, ...]:
+    r"""The mean of the updates' tensors, each update weighted by its batch size.
+
+    .. math::
+        \bar u = \sum_k \frac{n_k}{\sum_j n_j}\, u_k
+
+    This is the server's whole view of a round once the updates are combined: FedSGD averages
+    gradients, FedAvg weight changes.
+
+    Args:
+        updates: one :class:`~dlgtut.fl.SharedUpdate` per participant, all of one kind
+            (``"gradient"`` or ``"weight_delta"``) and with tensors of the same shapes.
+
+    Returns:
+        One tensor per parameter, in ``model.parameters()`` order.
+
+    Raises:
+        DataError: no updates, something that is not a SharedUpdate, or mismatched shapes.
+        ConfigError: gradients mixed with weight changes.
+
+    Example:
+        >>> from dlgtut.fl import Participant, PrivateBatch
+        >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+        >>> a = Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 2, 2), torch.tensor([0])))
+        >>> y = torch.tensor([1, 0, 1])
+        >>> b = Participant(net).fedsgd(PrivateBatch(torch.rand(3, 1, 2, 2), y))
+        >>> mean = aggregate([a, b])
+        >>> torch.allclose(mean[1], (1 * a.tensors[1] + 3 * b.tensors[1]) / 4)
+        True
+    """
+    updates = list(updates)
+    if not updates:
+        raise DataError("aggregate needs at least one update")
+    for i, u in enumerate(updates):
+        if not isinstance(u, SharedUpdate):
+            raise DataError(f"update {i} is a {type(u).__name__}, not a SharedUpdate")
+    kinds = sorted({u.kind for u in updates})
+    if len(kinds) > 1:
+        raise ConfigError(f"cannot average different kinds of update: {' and '.join(kinds)}")
+    first = [t.shape for t in updates[0].tensors]
+    for i, u in enumerate(updates[1:], start=1):
+        if [t.shape for t in u.tensors] != first:
+            raise DataError(
+                f"update {i} has tensors of shapes ({_shapes(u.tensors)}), "
+                f"update 0 has ({_shapes(updates[0].tensors)})"
+            )
+    sizes = torch.tensor([float(u.batch_size) for u in updates], dtype=torch.float64)
+    weights = sizes / sizes.sum()
+    mean = []
+    for parts in zip(*(u.tensors for u in updates), strict=True):
+        stacked = torch.stack(parts)
+        w = weights.to(stacked.dtype).reshape(-1, *([1] * parts[0].ndim))
+        mean.append((w * stacked).sum(0))
+    return tuple(mean)
+
+
+def apply_update(
+    model: nn.Module, tensors: Sequence[Tensor], kind: Kind, *, lr: float | None = None
+) -> nn.Module:
+    r"""Change ``model``'s parameters in place by an (aggregated) update, without autograd.
+
+    * ``"gradient"`` (FedSGD): :math:`W \leftarrow W - \mathrm{lr}\, g`; ``lr`` is required.
+    * ``"weight_delta"`` (FedAvg): :math:`W \leftarrow W + \mathrm{lr}\, \Delta W` with ``lr``
+      (a server learning rate) 1 unless given, so plain FedAvg adds the average change.
+
+    Args:
+        model: the global model; its parameters are overwritten.
+        tensors: one tensor per parameter, in ``model.parameters()`` order.
+        kind: ``"gradient"`` or ``"weight_delta"``.
+        lr: the step size (see above).
+
+    Returns:
+        ``model``, for chaining.
+
+    Example:
+        >>> net = nn.Linear(1, 1, bias=False)
+        >>> _ = nn.init.constant_(net.weight, 1.0)
+        >>> apply_update(net, [torch.tensor([[2.0]])], "gradient", lr=0.25).weight.item()
+        0.5
+    """
+    if kind not in _KINDS:
+        raise ConfigError(f"unknown update kind {kind!r}; choose from {', '.join(_KINDS)}")
+    if kind == "gradient" and lr is None:
+        raise ConfigError("a gradient update needs the server's learning rate lr")
+    step = 1.0 if lr is None else float(lr)
+    if not step > 0:
+        raise ConfigError(f"lr must be positive, got {lr}")
+    params = list(model.parameters())
+    tensors = list(tensors)
+    if len(tensors) != len(params):
+        raise DataError(f"the model has {len(params)} parameters, the update {len(tensors)}")
+    for i, (p, t) in enumerate(zip(params, tensors, strict=True)):
+        if t.shape != p.shape:
+            raise DataError(
+                f"update tensor {i} has shape {tuple(t.shape)}, parameter {i} {tuple(p.shape)}"
+            )
+    alpha = -step if kind == "gradient" else step
+    with torch.no_grad():
+        for p, t in zip(params, tensors, strict=True):
+            p.add_(t.to(p), alpha=alpha)
+    return model
+
+
+def split_among(
+    images: Tensor,
+    labels: Tensor,
+    n_participants: int,
+    *,
+    iid: bool = True,
+    seed: int = 0,
+    shards_per_participant: int = 2,
+) -> list[tuple[Tensor, Tensor]]:
+    """Deal a labelled dataset out to ``n_participants``, IID or not.
+
+    * ``iid=True``: a seeded shuffle, then consecutive slices of (almost) equal size.
+    * ``iid=False``: the pathological non-IID split of McMahan et al. (2017). The examples are
+      shuffled, sorted by label (stably, so the order within a class stays random), cut into
+      ``n_participants * shards_per_participant`` shards of (almost) equal size, and every
+      participant receives ``shards_per_participant`` shards drawn at random. A shard mostly
+      holds one class, so with the default of two shards each participant sees mostly one or
+      two classes (a shard that straddles a class boundary adds a few examples of another).
+
+    Args:
+        images: ``N x ...`` examples.
+        labels: ``N`` integer labels.
+        n_participants: how many participants, at least 1.
+        iid: shuffle-split (True) or shards sorted by label (False).
+        seed: seed of the shuffle and of the shard draw.
+        shards_per_participant: shards per participant in the non-IID split.
+
+    Returns:
+        One ``(images, labels)`` pair per participant; together they hold every example once.
+
+    Example:
+        >>> images, labels = torch.zeros(40, 1, 2, 2), torch.arange(40) % 4  # 4 classes of 10
+        >>> parts = split_among(images, labels, 2, iid=False)  # 4 shards of 10, 2 each
+        >>> [sorted(set(y.tolist())) for _, y in parts], [len(y) for _, y in parts]
+        ([[0, 3], [1, 2]], [20, 20])
+    """
+    labels = torch.as_tensor(labels)
+    if not isinstance(images, Tensor) or images.ndim < 1:
+        raise DataError("images must be a tensor with one example per row")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataError(f"need one label per example: {len(images)} examples, labels "
+                        f"{tuple(labels.shape)}")
+    checks = {"n_participants": n_participants, "shards_per_participant": shards_per_participant}
+    for name, value in checks.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    pieces = n_participants if iid else n_participants * shards_per_participant
+    if len(images) < pieces:
+        raise DataError(f"{len(images)} examples cannot be split into {pieces} non-empty parts")
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(images), generator=gen)
+    if iid:
+        return [(images[idx], labels[idx]) for idx in torch.tensor_split(order, n_participants)]
+    order = order[torch.argsort(labels[order], stable=True)]
+    shards = torch.tensor_split(order, pieces)
+    deal = torch.randperm(pieces, generator=gen).reshape(n_participants, shards_per_participant)
+    parts = []
+    for row in deal:
+        idx = torch.cat([shards[int(s)] for s in row])
+        parts.append((images[idx], labels[idx]))
+    return parts
+
+
+def accuracy(model: nn.Module, images: Tensor, labels: Tensor, *, batch_size: int = 1024) -> float:
+    """The fraction of ``images`` that ``model`` classifies as ``labels``.
+
+    The model runs in eval mode and without autograd, ``batch_size`` examples at a time; its
+    training mode is restored afterwards.
+
+    Example:
+        >>> net = nn.Sequential(nn.Flatten(), nn.Linear(1, 2))
+        >>> with torch.no_grad():
+        ...     _ = net[1].weight.copy_(torch.tensor([[-1.0], [1.0]])), net[1].bias.zero_()
+        >>> x = torch.tensor([-1.0, 2.0, 3.0]).reshape(3, 1, 1, 1)
+        >>> accuracy(net, x, torch.tensor([0, 1, 0]))
+        0.6666666666666666
+    """
+    labels = torch.as_tensor(labels)
+    if len(images) != len(labels) or len(labels) == 0:
+        raise DataError(f"need a non-empty test set with one label per example: {len(images)} "
+                        f"examples, {len(labels)} labels")
+    was_training = model.training
+    model.eval()
+    right = 0
+    try:
+        with torch.no_grad():
+            for lo in range(0, len(images), batch_size):
+                pred = model(images[lo : lo + batch_size]).argmax(-1)
+                right += int((pred == labels[lo : lo + batch_size].to(pred.device)).sum())
+    finally:
+        model.train(was_training)
+    return right / len(labels)
+
+
+class Server:
+    """The parameter server of centralised federated learning.
+
+    Each call of :meth:`round` aggregates what the participants shared (:func:`aggregate`) and
+    applies it to the global model (:func:`apply_update`). The server is honest: it follows the
+    protocol. It may also be curious: with ``record=True`` it keeps every update it received,
+    round by round, in :attr:`received`.
+
+    Args:
+        model: the global model, updated in place.
+        lr: the server's learning rate for gradients (FedSGD); for weight changes (FedAvg) a
+            server learning rate, 1 if not given.
+        record: keep the received updates in :attr:`received`.
+
+    Example:
+        >>> from dlgtut.fl import Participant, PrivateBatch
+        >>> server = Server(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), lr=0.1, record=True)
+        >>> batch = PrivateBatch(torch.rand(2, 1, 2, 2), torch.tensor([0, 1]))
+        >>> _ = server.round([Participant(server.model).fedsgd(batch)])
+        >>> len(server.received), server.received[0][0].kind
+        (1, 'gradient')
+    """
+
+    def __init__(self, model: nn.Module, *, lr: float | None = None, record: bool = False):
+        self.model = model
+        self.lr = lr
+        self.record = record
+        self.received: list[list[SharedUpdate]] = []
+
+    def round(self, updates: Sequence[SharedUpdate]) -> tuple[Tensor, ...]:
+        """Aggregate one round's updates, apply them to the global model, return the aggregate."""
+        updates = list(updates)
+        mean = aggregate(updates)
+        apply_update(self.model, mean, updates[0].kind, lr=self.lr)
+        if self.record:
+            self.received.append(updates)
+        return mean
+
+
+@dataclass
+class TrainingLog:
+    """What a run of :func:`federated_training` produced.
+
+    Attributes:
+        algorithm: ``"fedsgd"`` or ``"fedavg"``.
+        accuracy: test accuracy of the global model before the first round (index 0) and after
+            every round (index ``r``); empty without a test set.
+        model: the final global model.
+        received: if recorded, the updates the server received, one list per round (index
+            ``r - 1`` for round ``r``), in the order of the participants.
+        states: if recorded, the global model's ``state_dict`` before the first round and after
+            every round (index ``r``), as detached copies.
+        participants: the participants that took part in each round.
+        seconds: wall-clock time of the run.
+    """
+
+    algorithm: str
+    accuracy: list[float]
+    model: nn.Module
+    received: list[list[SharedUpdate]] | None = None
+    states: list[dict[str, Tensor]] | None = None
+    participants: list[list[int]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rounds(self) -> int:
+        """Number of rounds run."""
+        return len(self.participants)
+
+    def rounds_to(self, target: float) -> int | None:
+        """The first round after which the test accuracy reached ``target``; None if never."""
+        return next((r for r, a in enumerate(self.accuracy) if a >= target), None)
+
+
+def _state(model: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def federated_training(
+    model: nn.Module,
+    data: Sequence[tuple[Tensor, Tensor]],
+    test: tuple[Tensor, Tensor] | None = None,
+    *,
+    rounds: int,
+    algorithm: Algorithm = "fedavg",
+    lr: float = 0.1,
+    batch_size: int = 32,
+    local_steps: int = 1,
+    clients_per_round: int | None = None,
+    seed: int = 0,
+    record: bool = False,
+    progress: bool = False,
+) -> TrainingLog:
+    """Train a copy of ``model`` by centralised federated learning for ``rounds`` rounds.
+
+    In every round each participant taking part draws examples at random (without replacement)
+    from its own data, computes its update with :class:`~dlgtut.fl.Participant`, and the
+    :class:`Server` aggregates and applies the updates:
+
+    * ``"fedsgd"``: ``batch_size`` examples, one gradient; the server steps with ``lr``.
+    * ``"fedavg"``: ``local_steps * batch_size`` examples (at most all of the participant's),
+      ``local_steps`` local SGD steps at ``lr`` on successive minibatches of ``batch_size``;
+      the server adds the average weight change.
+
+    All randomness (who takes part, which examples) comes from one generator seeded with
+    ``seed``, so the same arguments give the same numbers. ``model`` itself is not changed.
+
+    Args:
+        model: the initial global model.
+        data: each participant's private ``(images, labels)``, images in [0, 1] (for example
+            from :func:`split_among`).
+        test: ``(images, labels)`` to measure the global model's accuracy on, or None.
+        rounds: communication rounds.
+        algorithm: ``"fedsgd"`` or ``"fedavg"``.
+        lr: the learning rate of the SGD steps (the server's for FedSGD, the participants'
+            local one for FedAvg).
+        batch_size: examples per (local) step.
+        local_steps: FedAvg's local steps ``K`` (FedSGD takes exactly one).
+        clients_per_round: participants drawn at random for each round; all if None.
+        seed: seed of every random draw.
+        record: keep what the server received and the global model after every round.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        A :class:`TrainingLog`.
+
+    Example:
+        >>> images, labels = torch.rand(40, 1, 4, 4), torch.arange(40) % 2
+        >>> net = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+        >>> log = federated_training(net, split_among(images, labels, 2), (images, labels),
+        ...                          rounds=3, algorithm="fedsgd", batch_size=8, record=True)
+        >>> log.rounds, len(log.accuracy), len(log.received[0]), len(log.states)
+        (3, 4, 2, 4)
+    """
+    if algorithm not in _ALGORITHMS:
+        raise ConfigError(f"unknown algorithm {algorithm!r}; choose from {', '.join(_ALGORITHMS)}")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
+        raise ConfigError(f"rounds must be a non-negative integer, got {rounds!r}")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+    if local_steps < 1:
+        raise ConfigError(f"local_steps must be at least 1, got {local_steps}")
+    if algorithm == "fedsgd" and local_steps != 1:
+        raise ConfigError("FedSGD shares one gradient per round; use fedavg for local_steps > 1")
+    if not lr > 0:
+        raise ConfigError(f"lr must be positive, got {lr}")
+    data = list(data)
+    if not data:
+        raise DataError("federated training needs at least one participant's data")
+    for k, (images, labels) in enumerate(data):
+        if len(images) == 0 or len(images) != len(labels):
+            raise DataError(f"participant {k} has {len(images)} examples and {len(labels)} labels")
+    n = len(data)
+    per_round = n if clients_per_round is None else clients_per_round
+    if not 1 <= per_round <= n:
+        raise ConfigError(f"clients_per_round must lie in [1, {n}], got {clients_per_round}")
+
+    started = time.perf_counter()
+    server = Server(copy.deepcopy(model), lr=lr if algorithm == "fedsgd" else None, record=record)
+    gen = torch.Generator().manual_seed(seed)
+    log = TrainingLog(algorithm, [], server.model, [] if record else None,
+                      [_state(server.model)] if record else None)
+    if test is not None:
+        log.accuracy.append(accuracy(server.model, *test))
+    draw = batch_size if algorithm == "fedsgd" else batch_size * local_steps
+    for _ in tqdm(range(rounds), desc=algorithm, disable=not progress, leave=False):
+        chosen = list(range(n)) if per_round == n else sorted(
+            torch.randperm(n, generator=gen)[:per_round].tolist()
+        )
+        updates = []
+        for k in chosen:
+            images, labels = data[k]
+            idx = torch.randperm(len(images), generator=gen)[: min(draw, len(images))]
+            batch = PrivateBatch(images[idx], labels[idx])
+            participant = Participant(server.model)
+            if algorithm == "fedsgd":
+                updates.append(participant.fedsgd(batch))
+            else:
+                updates.append(participant.fedavg(
+                    batch, local_steps=local_steps, lr=lr, minibatch_size=batch_size
+                ))
+        server.round(updates)
+        log.participants.append(chosen)
+        if record:
+            log.states.append(_state(server.model))
+        if test is not None:
+            log.accuracy.append(accuracy(server.model, *test))
+    if record:
+        log.received = server.received
+    log.seconds = time.perf_counter() - started
+    return log
+
+
+def ring(n: int) -> dict[int, list[int]]:
+    """The ring topology: node ``k`` exchanges with ``k - 1`` and ``k + 1`` (modulo ``n``).
+
+    Example:
+        >>> ring(4)
+        {0: [3, 1], 1: [0, 2], 2: [1, 3], 3: [2, 0]}
+        >>> ring(2)
+        {0: [1], 1: [0]}
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ConfigError(f"a ring needs at least 2 nodes, got {n!r}")
+    if n == 2:
+        return {0: [1], 1: [0]}
+    return {k: [(k - 1) % n, (k + 1) % n] for k in range(n)}
+
+
+def _check_topology(neighbours: Mapping[int, Sequence[int]], n: int) -> None:
+    if sorted(neighbours) != list(range(n)):
+        raise ConfigError(f"neighbours must have one entry per node 0..{n - 1}, "
+                          f"got keys {sorted(neighbours)}")
+    for j, nodes in neighbours.items():
+        nodes = list(nodes)
+        if any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n for i in nodes):
+            raise ConfigError(f"node {j}'s neighbours must be nodes 0..{n - 1}, got {nodes}")
+        if j in nodes or len(set(nodes)) != len(nodes):
+            raise ConfigError(f"node {j}'s neighbours must be other nodes, each once, got {nodes}")
+        for i in nodes:
+            if j not in neighbours[i]:
+                raise ConfigError(f"links must go both ways: {i} is a neighbour of {j}, "
+                                  f"but {j} is not a neighbour of {i}")
+
+
+def decentralised_round(
+    models: Sequence[nn.Module],
+    batches: Sequence[PrivateBatch],
+    neighbours: Mapping[int, Sequence[int]],
+    *,
+    local_steps: int = 1,
+    lr: float,
+) -> dict[int, list[SharedUpdate]]:
+    r"""One round of decentralised federated learning with gossip averaging.
+
+    1. Every node ``k`` runs ``local_steps`` SGD steps at ``lr`` on its own ``batches[k]``,
+       starting from its own ``models[k]`` (:meth:`~dlgtut.fl.Participant.fedavg`).
+    2. It sends the resulting :class:`~dlgtut.fl.SharedUpdate` (its model at the start of the
+       round and its weight change) to each of its neighbours.
+    3. Every node replaces its parameters by the plain average of its own updated weights and
+       those of its neighbours, :math:`W_j \leftarrow \frac{1}{1 + |N_j|} \sum_{i \in \{j\}
+       \cup N_j} (W_i + \Delta W_i)`, computed from what it received.
+
+    Only parameters are averaged (buffers such as BatchNorm statistics stay local).
+
+    Args:
+        models: one model per node, changed in place.
+        batches: each node's private batch this round.
+        neighbours: node -> the nodes it exchanges with; links must go both ways (see
+            :func:`ring`).
+        local_steps: local SGD steps per node.
+        lr: the local learning rate.
+
+    Returns:
+        node -> the updates it received, one per neighbour in the order of ``neighbours[node]``.
+        A node's update is the same object in every neighbour's list.
+
+    Example:
+        >>> nets = [nn.Sequential(nn.Flatten(), nn.Linear(4, 2)) for _ in range(3)]
+        >>> data = [PrivateBatch(torch.rand(2, 1, 2, 2), torch.tensor([0, 1])) for _ in range(3)]
+        >>> got = decentralised_round(nets, data, ring(3), local_steps=2, lr=0.1)
+        >>> {node: [u.kind for u in updates] for node, updates in got.items()}[0]
+        ['weight_delta', 'weight_delta']
+    """
+    models, batches = list(models), list(batches)
+    n = len(models)
+    if n == 0 or len(batches) != n:
+        raise DataError(f"need one private batch per node: {n} models, {len(batches)} batches")
+    for k, batch in enumerate(batches):
+        if not isinstance(batch, PrivateBatch):
+            raise DataError(f"batch {k} is a {type(batch).__name__}, not a PrivateBatch")
+    _check_topology(neighbours, n)
+    updates = [
+        Participant(model).fedavg(batch, local_steps=local_steps, lr=lr)
+        for model, batch in zip(models, batches, strict=True)
+    ]
+
+    def updated(u: SharedUpdate) -> list[Tensor]:
+        # What any receiver can compute from the update alone: start weights plus change.
+        return [p.detach() + d for p, d in zip(u.model.parameters(), u.tensors, strict=True)]
+
+    weights = [updated(u) for u in updates]
+    received = {j: [updates[i] for i in neighbours[j]] for j in range(n)}
+    with torch.no_grad():
+        for j, model in enumerate(models):
+            group = [weights[j]] + [updated(u) for u in received[j]]
+            for p, *values in zip(model.parameters(), *group, strict=True):
+                p.copy_(torch.stack(values).mean(0))
+    return received

@@ -1,0 +1,361 @@
+"""Tests of dlgtut.server: aggregation, the server's step, training rounds, and gossip."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import dlgtut.server as server_module
+from dlgtut.data import load_dataset
+from dlgtut.errors import ConfigError, DataError
+from dlgtut.fl import Participant, PrivateBatch
+from dlgtut.models import LeNet
+from dlgtut.server import (
+    Server,
+    accuracy,
+    aggregate,
+    apply_update,
+    decentralised_round,
+    federated_training,
+    ring,
+    split_among,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Small models train fastest on one thread, and a busy machine cannot stall it.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's digits at their native 8 x 8: 1400 for training, 397 for testing."""
+    d = load_dataset("digits", size=8)
+    perm = torch.randperm(len(d), generator=torch.Generator().manual_seed(0))
+    train, test = perm[:1400], perm[1400:]
+    return (d.images[train], d.labels[train]), (d.images[test], d.labels[test])
+
+
+def _tiny(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(6, 3))
+
+
+def _batch(n: int, seed: int) -> PrivateBatch:
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, 1, 2, 3, generator=gen)
+    return PrivateBatch(images, torch.randint(0, 3, (n,), generator=gen))
+
+
+def _params(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _same(xs, ys) -> bool:
+    """Whether two sequences of tensors are equal, element for element."""
+    return all(torch.equal(x, y) for x, y in zip(xs, ys, strict=True))
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+@pytest.mark.parametrize("kind", ["fedsgd", "fedavg"])
+def test_aggregate_is_the_hand_weighted_mean(kind):
+    net = _tiny()
+    sizes = (1, 2, 5)
+    updates = [
+        Participant(net).fedsgd(_batch(n, seed=n)) if kind == "fedsgd"
+        else Participant(net).fedavg(_batch(n, seed=n), local_steps=3, lr=0.3)
+        for n in sizes
+    ]
+    mean = aggregate(updates)
+    for i, t in enumerate(mean):
+        terms = zip(sizes, updates, strict=True)
+        by_hand = sum(n * u.tensors[i].double().numpy() for n, u in terms) / sum(sizes)
+        np.testing.assert_allclose(t.numpy(), by_hand, rtol=1e-6, atol=1e-8)
+    assert [t.shape for t in mean] == [p.shape for p in net.parameters()]
+
+
+def test_aggregate_rejects_empty_mixed_and_mismatched_updates():
+    net = _tiny()
+    grad = Participant(net).fedsgd(_batch(2, 0))
+    delta = Participant(net).fedavg(_batch(2, 0), local_steps=1, lr=0.1)
+    other = Participant(nn.Sequential(nn.Flatten(), nn.Linear(6, 4))).fedsgd(_batch(2, 0))
+    with pytest.raises(DataError, match="at least one"):
+        aggregate([])
+    with pytest.raises(ConfigError, match="gradient and weight_delta"):
+        aggregate([grad, delta])
+    with pytest.raises(DataError, match="update 1 has tensors of shapes"):
+        aggregate([grad, other])
+    with pytest.raises(DataError, match="not a SharedUpdate"):
+        aggregate([grad, grad.tensors])
+
+
+# ----------------------------------------------------------------------------- the server's step
+
+
+def test_fedsgd_with_one_participant_is_a_manual_sgd_step():
+    net = LeNet(1, 10, 8, activation="relu", seed=3)
+    batch = PrivateBatch(torch.rand(5, 1, 8, 8), torch.tensor([0, 3, 3, 9, 1]))
+    manual = copy.deepcopy(net)
+    opt = torch.optim.SGD(manual.parameters(), lr=0.3)
+    nn.functional.cross_entropy(manual(batch.images), batch.labels).backward()
+    opt.step()
+    server = Server(net, lr=0.3)
+    server.round([Participant(net).fedsgd(batch)])
+    for p, q in zip(net.parameters(), manual.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_fedavg_with_one_local_step_equals_the_fedsgd_step():
+    batches = [_batch(n, seed=n) for n in (2, 3, 7)]
+    a, b = _tiny(1), _tiny(1)
+    Server(a, lr=0.2).round([Participant(a).fedsgd(x) for x in batches])
+    Server(b).round([Participant(b).fedavg(x, local_steps=1, lr=0.2) for x in batches])
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_federated_fedavg_k1_follows_fedsgd_round_by_round(digits):
+    train, test = digits
+    parts = split_among(*train, 3)
+    net = LeNet(1, 10, 8, activation="relu", seed=0)
+    common = dict(rounds=4, lr=0.2, batch_size=16, seed=5, record=True)
+    sgd = federated_training(net, parts, test, algorithm="fedsgd", **common)
+    avg = federated_training(net, parts, test, algorithm="fedavg", local_steps=1, **common)
+    for s, a in zip(sgd.states, avg.states, strict=True):
+        for key in s:
+            assert torch.allclose(s[key], a[key], atol=1e-5)
+
+
+def test_apply_update_steps_and_checks():
+    net = _tiny()
+    before = _params(net)
+    ones = [torch.ones_like(p) for p in net.parameters()]
+    apply_update(net, ones, "gradient", lr=0.5)
+    assert all(torch.allclose(p, b - 0.5) for p, b in zip(net.parameters(), before, strict=True))
+    apply_update(net, ones, "weight_delta")
+    assert all(torch.allclose(p, b + 0.5) for p, b in zip(net.parameters(), before, strict=True))
+    with pytest.raises(ConfigError, match="learning rate"):
+        apply_update(net, ones, "gradient")
+    with pytest.raises(ConfigError, match="unknown update kind"):
+        apply_update(net, ones, "gradients", lr=0.1)
+    with pytest.raises(DataError, match="2 parameters, the update 1"):
+        apply_update(net, ones[:1], "weight_delta")
+    with pytest.raises(DataError, match="shape"):
+        apply_update(net, ones[::-1], "weight_delta")
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_federated_training_on_real_digits_learns(digits):
+    train, test = digits
+    parts = split_among(*train, 4)
+    net = LeNet(1, 10, 8, activation="relu", seed=0)
+    log = federated_training(
+        net, parts, test, rounds=20, algorithm="fedavg", local_steps=5, lr=0.2, batch_size=32
+    )
+    assert log.accuracy[0] < 0.3  # chance is 0.1
+    assert log.accuracy[-1] > 0.85, log.accuracy
+    assert log.rounds == 20 and len(log.accuracy) == 21 and log.seconds < 15
+    assert log.rounds_to(0.85) is not None and log.rounds_to(1.01) is None
+    sgd = federated_training(net, parts, test, rounds=20, algorithm="fedsgd", lr=0.2)
+    assert sgd.accuracy[-1] > 0.5, sgd.accuracy
+
+
+def test_the_initial_model_is_left_untouched(digits):
+    train, test = digits
+    net = LeNet(1, 10, 8, activation="relu", seed=0)
+    before = _params(net)
+    log = federated_training(net, split_among(*train, 2), test, rounds=2, algorithm="fedsgd")
+    assert log.model is not net
+    assert _same(net.parameters(), before)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(digits):
+    train, test = digits
+    parts = split_among(*train, 4, iid=False)
+    net = LeNet(1, 10, 8, activation="relu", seed=0)
+    runs = [
+        federated_training(net, parts, test, rounds=3, local_steps=2, clients_per_round=3,
+                           seed=seed, record=True)
+        for seed in (7, 7, 8)
+    ]
+    assert runs[0].accuracy == runs[1].accuracy
+    assert runs[0].participants == runs[1].participants
+    for s, t in zip(runs[0].states, runs[1].states, strict=True):
+        assert all(torch.equal(s[k], t[k]) for k in s)
+    last = runs[0].states[-1]
+    assert not all(torch.equal(last[k], runs[2].states[-1][k]) for k in last)
+
+
+def test_the_server_records_exactly_what_the_participants_shared(digits, monkeypatch):
+    shared = []
+
+    class Watched(Participant):
+        def fedsgd(self, batch):
+            shared.append(super().fedsgd(batch))
+            return shared[-1]
+
+    monkeypatch.setattr(server_module, "Participant", Watched)
+    train, test = digits
+    net = LeNet(1, 10, 8, activation="relu", seed=0)
+    log = federated_training(net, split_among(*train, 3), test, rounds=3, algorithm="fedsgd",
+                             lr=0.2, clients_per_round=2, record=True)
+    seen = [u for round_ in log.received for u in round_]
+    assert len(seen) == len(shared) == 6 and [len(r) for r in log.received] == [2, 2, 2]
+    for u, v in zip(seen, shared, strict=True):
+        assert u.kind == v.kind == "gradient" and u.batch_size == v.batch_size == 32
+        assert _same(u.tensors, v.tensors)
+    # The states are the global models: each round moves by -lr times the received average,
+    # and each update was computed on the global model at the start of its round.
+    names = [name for name, _ in net.named_parameters()]
+    for r, updates in enumerate(log.received, start=1):
+        mean = aggregate(updates)
+        for name, g in zip(names, mean, strict=True):
+            step = log.states[r][name] - log.states[r - 1][name]
+            assert torch.allclose(step, -0.2 * g, atol=1e-6)
+        for name, p in updates[0].model.named_parameters():
+            assert torch.equal(p, log.states[r - 1][name])
+
+
+def test_federated_training_rejects_bad_settings(digits):
+    train, test = digits
+    parts = split_among(*train, 2)
+    net = _tiny()
+    with pytest.raises(ConfigError, match="unknown algorithm"):
+        federated_training(net, parts, test, rounds=1, algorithm="fedprox")
+    with pytest.raises(ConfigError, match="local_steps > 1"):
+        federated_training(net, parts, test, rounds=1, algorithm="fedsgd", local_steps=3)
+    with pytest.raises(ConfigError, match="clients_per_round"):
+        federated_training(net, parts, test, rounds=1, clients_per_round=3)
+    with pytest.raises(ConfigError, match="rounds"):
+        federated_training(net, parts, test, rounds=-1)
+    with pytest.raises(ConfigError, match="lr"):
+        federated_training(net, parts, test, rounds=1, lr=0.0)
+    with pytest.raises(DataError, match="at least one participant"):
+        federated_training(net, [], test, rounds=1)
+    with pytest.raises(DataError, match="participant 1"):
+        federated_training(net, [parts[0], (parts[1][0], parts[1][1][:3])], test, rounds=1)
+
+
+# ----------------------------------------------------------------------------- data and accuracy
+
+
+def test_iid_split_deals_every_example_once_in_equal_parts(digits):
+    (_, labels), _ = digits
+    index = torch.arange(len(labels))[:, None]  # each "image" is its own index
+    parts = split_among(index, labels, 3, seed=1)
+    assert [len(y) for _, y in parts] == [467, 467, 466]
+    dealt = torch.cat([x[:, 0] for x, _ in parts])
+    assert sorted(dealt.tolist()) == list(range(len(labels)))
+    for x, y in parts:  # labels travel with their examples; a shuffle gives every class
+        assert torch.equal(y, labels[x[:, 0]]) and len(set(y.tolist())) == 10
+    again = split_among(index, labels, 3, seed=1)
+    other = split_among(index, labels, 3, seed=2)
+    assert _same([x for x, _ in parts], [x for x, _ in again])
+    assert not torch.equal(parts[0][0], other[0][0])
+
+
+def test_non_iid_split_gives_each_participant_mostly_two_classes(digits):
+    (_, labels), _ = digits
+    index = torch.arange(len(labels))[:, None]
+    parts = split_among(index, labels, 5, iid=False, seed=0)
+    assert sorted(torch.cat([x[:, 0] for x, _ in parts]).tolist()) == list(range(len(labels)))
+    for x, y in parts:
+        assert torch.equal(y, labels[x[:, 0]])
+        counts = torch.bincount(y, minlength=10).sort(descending=True).values
+        assert counts[:2].sum() >= 0.8 * len(y), counts.tolist()
+
+
+def test_split_rejects_bad_input():
+    with pytest.raises(ConfigError, match="n_participants"):
+        split_among(torch.zeros(4, 1), torch.zeros(4), 0)
+    with pytest.raises(DataError, match="cannot be split"):
+        split_among(torch.zeros(5, 1), torch.zeros(5), 3, iid=False)
+    with pytest.raises(DataError, match="one label per example"):
+        split_among(torch.zeros(5, 1), torch.zeros(4), 2)
+
+
+def test_accuracy_counts_right_answers_and_restores_the_mode():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2, 2), nn.Dropout(0.9))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.eye(2))
+        net[1].bias.zero_()
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [0.0, 3.0], [5.0, 0.0]])[:, None, None]
+    y = torch.tensor([0, 1, 1, 1, 0])
+    net.train()
+    assert accuracy(net, x, y, batch_size=2) == 0.8  # dropout off in eval mode
+    assert net.training
+    with pytest.raises(DataError):
+        accuracy(net, x, y[:2])
+
+
+# ----------------------------------------------------------------------------- decentralised
+
+
+def test_ring_neighbours():
+    assert ring(5) == {0: [4, 1], 1: [0, 2], 2: [1, 3], 3: [2, 4], 4: [3, 0]}
+    assert ring(2) == {0: [1], 1: [0]}
+    for n in (3, 6, 11):
+        topo = ring(n)
+        assert all(len(v) == 2 and k not in v for k, v in topo.items())
+        assert all(k in topo[i] for k, v in topo.items() for i in v)
+    with pytest.raises(ConfigError, match="at least 2"):
+        ring(1)
+
+
+def test_a_node_receives_exactly_its_neighbours_updates():
+    n = 5
+    models = [_tiny(seed) for seed in range(n)]
+    starts = [copy.deepcopy(m) for m in models]
+    batches = [_batch(k + 1, seed=10 + k) for k in range(n)]
+    topology = ring(n)
+    received = decentralised_round(models, batches, topology, local_steps=3, lr=0.4)
+    expected = [
+        Participant(start).fedavg(batch, local_steps=3, lr=0.4)
+        for start, batch in zip(starts, batches, strict=True)
+    ]
+    assert sorted(received) == list(range(n))
+    for j, updates in received.items():
+        assert len(updates) == len(topology[j])
+        for i, u in zip(topology[j], updates, strict=True):
+            assert u.kind == "weight_delta" and u.batch_size == i + 1 and u.local_steps == 3
+            assert _same(u.tensors, expected[i].tensors)
+            assert _same(u.model.parameters(), starts[i].parameters())
+    # Gossip: each node now holds the plain average of its and its neighbours' updated weights.
+    updated = [
+        [p + d for p, d in zip(s.parameters(), e.tensors, strict=True)]
+        for s, e in zip(starts, expected, strict=True)
+    ]
+    for j, model in enumerate(models):
+        group = [j, *topology[j]]
+        for k, p in enumerate(model.parameters()):
+            mean = sum(updated[i][k] for i in group) / len(group)
+            assert torch.allclose(p, mean, atol=1e-6)
+
+
+def test_decentralised_round_rejects_bad_topologies():
+    models = [_tiny(s) for s in range(3)]
+    batches = [_batch(2, s) for s in range(3)]
+    with pytest.raises(ConfigError, match="both ways"):
+        decentralised_round(models, batches, {0: [1], 1: [2], 2: [0]}, lr=0.1)
+    with pytest.raises(ConfigError, match="other nodes"):
+        decentralised_round(models, batches, {0: [0, 1], 1: [0], 2: []}, lr=0.1)
+    with pytest.raises(ConfigError, match="one entry per node"):
+        decentralised_round(models, batches, {0: [1], 1: [0]}, lr=0.1)
+    with pytest.raises(ConfigError, match="nodes 0..2"):
+        decentralised_round(models, batches, {0: [5], 1: [], 2: []}, lr=0.1)
+    with pytest.raises(DataError, match="one private batch per node"):
+        decentralised_round(models, batches[:2], ring(3), lr=0.1)
+    with pytest.raises(DataError, match="not a PrivateBatch"):
+        decentralised_round(models, [(b.images, b.labels) for b in batches], ring(3), lr=0.1)
