@@ -13,6 +13,8 @@ the animation below shows the default run, computed when the book was built.""")
     code(COLAB),
     code('''import os
 import tempfile
+from pathlib import Path
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
