@@ -1,0 +1,153 @@
+"""How inference attacks are scored today: ROC curve, AUC and TPR at a low FPR.
+
+An inference attack gives every candidate a score (higher: more likely a member, or more
+likely to have the property). Accuracy and AUC average over all thresholds, including the
+useless ones where the attacker accuses half the population; Carlini et al. (2022) argue that
+what matters is the true-positive rate at a low false-positive rate (0.1 %, 1 %), shown on a
+log-log ROC curve. The curve and the AUC come from scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = ["RocSummary", "roc_summary", "tpr_at_fpr", "plot_roc"]
+
+
+def _as_arrays(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(labels).reshape(-1)
+    if len(s) != len(y):
+        raise DataError(f"{len(s)} scores but {len(y)} labels")
+    if not np.isin(y, (0, 1)).all():
+        raise DataError("labels must be 0 (non-member / without) or 1 (member / with)")
+    y = y.astype(np.int64)
+    if y.min(initial=1) == y.max(initial=0) or len(y) == 0:
+        raise DataError("need both positives (1) and negatives (0) to score an attack")
+    if not np.isfinite(s).all():
+        raise DataError(f"{int((~np.isfinite(s)).sum())} scores are NaN or infinite")
+    return s, y
+
+
+def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
+    """The highest true-positive rate over the ROC points whose false-positive rate is <= target.
+
+    This is the reading of Carlini et al.'s code: the attacker picks the threshold whose
+    false-positive rate does not exceed the target. With too few negatives to resolve the
+    target (fewer than ``1 / target``), only the threshold that accuses nobody qualifies and
+    the answer is 0.
+
+    Example:
+        >>> tpr_at_fpr(np.array([0.0, 0.0, 0.5, 1.0]), np.array([0.0, 0.6, 0.9, 1.0]), 0.01)
+        0.6
+    """
+    ok = fpr <= target + 1e-12
+    return float(tpr[ok].max()) if ok.any() else 0.0
+
+
+@dataclass(frozen=True)
+class RocSummary:
+    """An attack's ROC curve and the figures the field reports.
+
+    Attributes:
+        auc: area under the ROC curve (0.5 is chance).
+        tpr_at_0_1pct_fpr: true-positive rate at 0.1 % false positives.
+        tpr_at_1pct_fpr: true-positive rate at 1 % false positives.
+        balanced_accuracy: the best of (TPR + TNR) / 2 over all thresholds.
+        fpr: the curve's false-positive rates (scikit-learn's ``roc_curve``).
+        tpr: the curve's true-positive rates.
+        positives: number of members (label 1).
+        negatives: number of non-members (label 0).
+    """
+
+    auc: float
+    tpr_at_0_1pct_fpr: float
+    tpr_at_1pct_fpr: float
+    balanced_accuracy: float
+    fpr: np.ndarray
+    tpr: np.ndarray
+    positives: int
+    negatives: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The figures under the names ``metrics.json`` uses."""
+        return {
+            "auc": self.auc,
+            "tpr_at_0.1pct_fpr": self.tpr_at_0_1pct_fpr,
+            "tpr_at_1pct_fpr": self.tpr_at_1pct_fpr,
+            "balanced_accuracy": self.balanced_accuracy,
+            "positives": self.positives,
+            "negatives": self.negatives,
+        }
+
+
+def roc_summary(
+    scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray
+) -> RocSummary:
+    """Score an attack: the ROC curve, AUC and TPR at 0.1 % and 1 % FPR.
+
+    Args:
+        scores: one score per candidate; higher means "member" (or "has the property").
+        labels: 1 for members, 0 for non-members.
+
+    Raises:
+        DataError: lengths differ, labels other than 0/1, only one class, or NaN scores.
+
+    Example:
+        >>> r = roc_summary([0.9, 0.8, 0.3, 0.1], [1, 1, 0, 0])
+        >>> r.auc, r.balanced_accuracy
+        (1.0, 1.0)
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    s, y = _as_arrays(scores, labels)
+    fpr, tpr, _ = roc_curve(y, s)
+    return RocSummary(
+        auc=float(roc_auc_score(y, s)),
+        tpr_at_0_1pct_fpr=tpr_at_fpr(fpr, tpr, 0.001),
+        tpr_at_1pct_fpr=tpr_at_fpr(fpr, tpr, 0.01),
+        balanced_accuracy=float(np.max((tpr + 1 - fpr) / 2)),
+        fpr=fpr,
+        tpr=tpr,
+        positives=int(y.sum()),
+        negatives=int(len(y) - y.sum()),
+    )
+
+
+def plot_roc(curves: dict[str, RocSummary], *, ax=None, title: str | None = None):
+    """ROC curves on log-log axes, with the chance diagonal; returns the figure.
+
+    Args:
+        curves: legend label -> :class:`RocSummary`; the legend shows AUC and TPR at 1 % FPR.
+        ax: axes to draw on (a new 4.5 x 4.5 inch figure if None).
+        title: optional axes title.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    else:
+        fig = ax.figure
+    floor = 1e-4
+    for name, r in curves.items():
+        n_neg = max(r.negatives, 1)
+        lo = max(floor, 0.5 / n_neg)
+        ax.plot(np.clip(r.fpr, lo, 1), np.clip(r.tpr, floor, 1),
+                label=f"{name} (AUC {r.auc:.2f}, TPR@1% {r.tpr_at_1pct_fpr:.1%})")
+    grid = np.logspace(np.log10(floor), 0, 50)
+    ax.plot(grid, grid, ls="--", color="grey", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(floor, 1)
+    ax.set_ylim(floor, 1)
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
