@@ -1,0 +1,87 @@
+"""ROC scoring: agrees with scikit-learn, reads TPR at a low FPR right, refuses bad input."""
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from dlgtut.errors import DataError
+from dlgtut.roc import plot_roc, roc_summary, tpr_at_fpr
+
+
+def _gaussians(shift, n=200_000, seed=0):
+    rng = np.random.default_rng(seed)
+    scores = np.concatenate([rng.normal(shift, 1, n), rng.normal(0, 1, n)])
+    labels = np.concatenate([np.ones(n, int), np.zeros(n, int)])
+    return scores, labels
+
+
+def test_auc_and_curve_agree_with_scikit_learn():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 500)
+    scores = labels * 0.7 + rng.normal(size=500)
+    r = roc_summary(scores, labels)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    assert r.auc == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    np.testing.assert_array_equal(r.fpr, fpr)
+    np.testing.assert_array_equal(r.tpr, tpr)
+    assert (r.positives, r.negatives) == (int(labels.sum()), int(500 - labels.sum()))
+
+
+@pytest.mark.parametrize("shift", [1.0, 2.0, 3.0])
+def test_known_gaussians_give_the_textbook_answers(shift):
+    # Members ~ N(shift, 1), non-members ~ N(0, 1): AUC = Phi(shift / sqrt 2) and
+    # TPR at FPR a = 1 - Phi(z_{1-a} - shift).
+    r = roc_summary(*_gaussians(shift))
+    assert r.auc == pytest.approx(norm.cdf(shift / np.sqrt(2)), abs=3e-3)
+    for got, a in ((r.tpr_at_1pct_fpr, 0.01), (r.tpr_at_0_1pct_fpr, 0.001)):
+        assert got == pytest.approx(norm.sf(norm.isf(a) - shift), abs=0.01)
+    assert r.balanced_accuracy == pytest.approx(norm.cdf(shift / 2), abs=3e-3)
+
+
+def test_chance_scores_give_chance_figures():
+    rng = np.random.default_rng(2)
+    r = roc_summary(rng.normal(size=100_000), rng.integers(0, 2, 100_000))
+    assert r.auc == pytest.approx(0.5, abs=0.01)
+    assert r.tpr_at_1pct_fpr == pytest.approx(0.01, abs=0.003)
+
+
+def test_tpr_at_fpr_never_exceeds_the_target():
+    fpr = np.array([0.0, 0.005, 0.02, 1.0])
+    tpr = np.array([0.0, 0.3, 0.8, 1.0])
+    assert tpr_at_fpr(fpr, tpr, 0.01) == 0.3
+    assert tpr_at_fpr(fpr, tpr, 0.001) == 0.0
+
+
+def test_as_dict_uses_the_metrics_json_names():
+    d = roc_summary([3, 2, 1, 0], [1, 1, 0, 0]).as_dict()
+    assert {"auc", "tpr_at_0.1pct_fpr", "tpr_at_1pct_fpr"} <= set(d)
+    assert d["auc"] == 1.0 and d["tpr_at_1pct_fpr"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "scores, labels, message",
+    [
+        ([0.1, 0.2], [1], "2 scores but 1 labels"),
+        ([0.1, 0.2], [1, 1], "both positives"),
+        ([0.1, 0.2], [1, 2], "must be 0"),
+        ([np.nan, 0.2], [1, 0], "NaN"),
+    ],
+)
+def test_bad_input_is_refused(scores, labels, message):
+    with pytest.raises(DataError, match=message):
+        roc_summary(scores, labels)
+
+
+def test_plot_roc_draws_log_log_axes_with_one_line_per_attack():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plot_roc({"a": roc_summary(*_gaussians(1.0, n=1000)),
+                    "b": roc_summary(*_gaussians(2.0, n=1000))})
+    ax = fig.axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert len(ax.lines) == 3  # two attacks and the chance diagonal
+    plt.close(fig)
