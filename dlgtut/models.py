@@ -54,6 +54,11 @@ def paper_init_(model: nn.Module, seed: int | None = None) -> nn.Module:
     return model
 
 
+def _reset(m: nn.Module) -> None:
+    if isinstance(m, (nn.Conv2d, nn.Linear)):
+        m.reset_parameters()
+
+
 class LeNet(nn.Module):
     """The LeNet of the DLG paper's code, for any channel count, image size and class count.
 
@@ -66,8 +71,12 @@ class LeNet(nn.Module):
         num_classes: number of outputs.
         image_size: height and width of the (square) input.
         activation: ``"sigmoid"`` (the paper's), ``"relu"`` or ``"tanh"``.
-        seed: if given, weights are drawn with :func:`paper_init_` after seeding; if None they
-            are drawn with :func:`paper_init_` from the current global stream.
+        seed: if given, the global generator is seeded before the weights are drawn; if None
+            they are drawn from its current stream.
+        init: ``"paper"`` draws every weight and bias from U(-0.5, 0.5) (:func:`paper_init_`,
+            the original code's); ``"default"`` keeps PyTorch's layer initialisation (scaled
+            to each layer's fan-in), which a ReLU network needs to train and which the
+            stronger attacks are usually evaluated on.
 
     Example:
         >>> net = LeNet(seed=1234)
@@ -82,8 +91,11 @@ class LeNet(nn.Module):
         image_size: int = 32,
         activation: Activation = "sigmoid",
         seed: int | None = None,
+        init: Literal["paper", "default"] = "paper",
     ) -> None:
         super().__init__()
+        if init not in ("paper", "default"):
+            raise ConfigError(f"init must be 'paper' or 'default', got {init!r}")
         if min(in_channels, num_classes, image_size) < 1:
             raise ConfigError("in_channels, num_classes and image_size must be positive")
         act = _activation(activation)
@@ -96,8 +108,12 @@ class LeNet(nn.Module):
             act(),
         )
         side = math.ceil(math.ceil(image_size / 2) / 2)
+        if init == "default" and seed is not None:
+            torch.manual_seed(seed)
+            self.body.apply(_reset)  # layers drawn again, in order, from the seeded stream
         self.fc = nn.Sequential(nn.Linear(12 * side * side, num_classes))
-        paper_init_(self, seed)
+        if init == "paper":
+            paper_init_(self, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(x)

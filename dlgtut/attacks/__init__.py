@@ -6,6 +6,7 @@ update, the public model, public facts) and never the private batch.
 
 from .dlg import DLGConfig, dlg, gradient_distance
 from .identifiability import Identifiability, identifiability
+from .inverting import IGConfig, inverting_gradients
 from .labels import batch_labels, idlg_label, infer_labels, last_layer_gradient
 from .result import Reconstruction, Snapshot
 
@@ -13,6 +14,8 @@ __all__ = [
     "DLGConfig",
     "dlg",
     "gradient_distance",
+    "IGConfig",
+    "inverting_gradients",
     "identifiability",
     "Identifiability",
     "idlg_label",
