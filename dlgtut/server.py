@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -347,6 +347,7 @@ def federated_training(
     seed: int = 0,
     record: bool = False,
     progress: bool = False,
+    defense: Callable[[SharedUpdate], SharedUpdate] | None = None,
 ) -> TrainingLog:
     """Train a copy of ``model`` by centralised federated learning for ``rounds`` rounds.
 
@@ -377,6 +378,8 @@ def federated_training(
         seed: seed of every random draw.
         record: keep what the server received and the global model after every round.
         progress: show a tqdm progress bar.
+        defense: applied by every participant to its update before sending it (see
+            :mod:`dlgtut.defenses`); the server aggregates the defended updates.
 
     Returns:
         A :class:`TrainingLog`.
@@ -436,6 +439,8 @@ def federated_training(
                 updates.append(participant.fedavg(
                     batch, local_steps=local_steps, lr=lr, minibatch_size=batch_size
                 ))
+            if defense is not None:
+                updates[-1] = defense(updates[-1])
         server.round(updates)
         log.participants.append(chosen)
         if record:
