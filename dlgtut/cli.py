@@ -69,12 +69,23 @@ def _add_leak(sub) -> None:
     net.add_argument("--num-classes", type=_positive("number of classes"), default=None,
                      help="classes of the model (default: the dataset's; 100 for --image, as "
                      "in the paper)")
+    net.add_argument("--local-steps", type=_positive("local steps"), default=None,
+                     help="the participant shares a FedAvg weight change after this many local "
+                     "SGD steps instead of a gradient (--attack ig unrolls them)")
+    net.add_argument("--local-lr", type=float, default=0.1,
+                     help="the participant's local learning rate with --local-steps (0.1)")
     atk = p.add_argument_group("the attack")
+    atk.add_argument("--attack", choices=("dlg", "idlg", "ig"), default="dlg",
+                     help="dlg: dlgtut's DLG (default); idlg: iDLG (the original settings with "
+                     "the label read off the gradient); ig: Inverting Gradients (cosine, TV "
+                     "prior, signed Adam)")
+    atk.add_argument("--tv", type=float, default=None,
+                     help="total-variation weight of --attack ig (default 0.01)")
     atk.add_argument("--paper", action="store_true",
                      help="the original code's settings (randn start, joint label, torch "
                      "L-BFGS, plain L2, float32, no stop rule)")
-    atk.add_argument("--iterations", type=_positive("iterations"), default=300,
-                     help="optimiser steps (default 300)")
+    atk.add_argument("--iterations", type=_positive("iterations"), default=None,
+                     help="optimiser steps (default 300; 1500 for --attack ig)")
     atk.add_argument("--labels", choices=("analytic", "joint"), default=None,
                      help="labels read off the gradient (iDLG, default) or optimised jointly")
     atk.add_argument("--init", choices=("grey", "randn", "rand"), default=None,
@@ -154,6 +165,38 @@ def _private_batch(args):
     return PrivateBatch(batch_images, labels), source, num_classes
 
 
+def _attack_config(args):
+    """The attack function and its configuration from the ``leak`` options."""
+    from .attacks import DLGConfig, IGConfig, dlg, inverting_gradients
+    from .errors import ConfigError
+
+    common = {"snapshot_every": args.snapshot_every, "progress": not args.quiet}
+    if args.iterations is not None:
+        common["iterations"] = args.iterations
+    dlg_only = ("labels", "init", "optimizer", "distance", "stop_distance", "restarts")
+    if args.attack == "ig":
+        given = [f"--{n.replace('_', '-')}" for n in dlg_only if getattr(args, n) is not None]
+        if args.paper or given:
+            raise ConfigError(f"{' '.join(given) or '--paper'} applies to dlg/idlg, not ig")
+        changes = {**common, "seed": args.seed}
+        if args.tv is not None:
+            if args.tv < 0:
+                raise ConfigError(f"--tv must be >= 0, got {args.tv}")
+            changes["tv_weight"] = args.tv
+        return IGConfig(**changes), inverting_gradients
+    if args.tv is not None:
+        raise ConfigError("--tv applies to --attack ig")
+    if args.attack == "idlg":
+        base = DLGConfig.paper(labels="analytic")
+    else:
+        base = DLGConfig.paper() if args.paper else DLGConfig(seed=args.seed)
+    changes = dict(common)
+    for name in dlg_only:
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    return base.replace(**changes), dlg
+
+
 def _run_leak(args) -> int:
     import dataclasses
 
@@ -161,26 +204,30 @@ def _run_leak(args) -> int:
     import torch
 
     from . import viz
-    from .attacks import DLGConfig, dlg
+    from .errors import ConfigError
     from .fl import Participant
     from .metrics import score
     from .models import build_model
 
     batch, source, num_classes = _private_batch(args)
+    config, attack = _attack_config(args)
+    if not args.local_lr > 0:
+        raise ConfigError(f"--local-lr must be positive, got {args.local_lr}")
     args.out.mkdir(parents=True, exist_ok=True)
     c, h, _ = batch.images.shape[1:]
     model = build_model(args.model, in_channels=c, num_classes=num_classes,
                         image_size=h, seed=args.seed)
-    update = Participant(model).fedsgd(batch)  # the only thing the attacker will see
-
-    base = DLGConfig.paper() if args.paper else DLGConfig(seed=args.seed)
-    changes = {"iterations": args.iterations, "snapshot_every": args.snapshot_every,
-               "progress": not args.quiet}
-    for name in ("labels", "init", "optimizer", "distance", "stop_distance", "restarts"):
-        if getattr(args, name) is not None:
-            changes[name] = getattr(args, name)
-    config = base.replace(**changes)
-    rec = dlg(update, config)
+    participant = Participant(model)
+    if args.local_steps is None:
+        update = participant.fedsgd(batch)  # the only thing the attacker will see
+    else:
+        update = participant.fedavg(batch, local_steps=args.local_steps, lr=args.local_lr)
+        if args.local_steps > 1 and args.attack != "ig":
+            raise ConfigError(
+                f"{args.attack} needs a gradient, and {args.local_steps} local steps mix "
+                "several; use --attack ig, which unrolls them"
+            )
+    rec = attack(update, config)
 
     scores = score(rec.images, rec.labels, batch.images, batch.labels)
     order = scores.assignment  # reconstruction i that matches input image i
@@ -199,6 +246,8 @@ def _run_leak(args) -> int:
         "batch_size": len(batch),
         "true_labels": batch.labels.tolist(),
         "recovered_labels": rec.labels[order].tolist(),
+        "attack": args.attack,
+        "local_steps": args.local_steps,
         "model": args.model,
         "num_classes": num_classes,
         "seed": args.seed,
