@@ -1,0 +1,62 @@
+"""DP-SGD updates: Opacus clips and noises as configured, and enough noise stops DLG."""
+
+import pytest
+import torch
+
+from dlgtut.attacks import dlg
+from dlgtut.data import load_dataset
+from dlgtut.dp import dp_epsilon, dp_sgd_update
+from dlgtut.errors import ConfigError
+from dlgtut.fl import Participant, PrivateBatch
+from dlgtut.metrics import score
+from dlgtut.models import LeNet
+
+
+@pytest.fixture(scope="module")
+def setting():
+    d = load_dataset("digits", size=16)
+    net = LeNet(1, 10, 16, "tanh", seed=0, init="default")
+    return net, PrivateBatch(d.images[:1], d.labels[:1])
+
+
+def _flat(u):
+    return torch.cat([t.flatten() for t in u.tensors])
+
+
+def test_without_noise_or_clipping_it_is_the_plain_gradient(setting):
+    net, batch = setting
+    dp = dp_sgd_update(net, batch, noise_multiplier=0.0, max_grad_norm=1e6)
+    plain = Participant(net).fedsgd(batch)
+    assert torch.allclose(_flat(dp), _flat(plain), atol=1e-6)
+
+
+def test_clipping_bounds_the_norm_and_noise_has_the_stated_scale(setting):
+    net, batch = setting
+    clipped = dp_sgd_update(net, batch, noise_multiplier=0.0, max_grad_norm=0.01)
+    assert _flat(clipped).norm() == pytest.approx(0.01, rel=1e-4)
+    noisy = dp_sgd_update(net, batch, noise_multiplier=2.0, max_grad_norm=0.01, seed=0)
+    noise = _flat(noisy) - _flat(clipped)
+    assert noise.std().item() == pytest.approx(2.0 * 0.01, rel=0.05)  # sigma * C / batch of 1
+
+
+def test_dlg_recovers_a_clipped_gradient_but_not_a_noised_one(setting):
+    net, batch = setting
+    clipped = dp_sgd_update(net, batch, noise_multiplier=0.0, max_grad_norm=0.1)
+    noised = dp_sgd_update(net, batch, noise_multiplier=1.0, max_grad_norm=0.1, seed=0)
+    # Clipping only rescales one example's gradient, which the cosine distance ignores (the
+    # squared distance does not: it would need the scale the clipping removed).
+    good = dlg(clipped, iterations=100, progress=False, distance="cosine")
+    bad = dlg(noised, iterations=100, progress=False, distance="cosine")
+    assert score(good.images, good.labels, batch.images, batch.labels).psnr > 40
+    assert score(bad.images, bad.labels, batch.images, batch.labels).psnr < 12
+
+
+def test_epsilon_shrinks_with_noise_and_grows_with_steps():
+    assert dp_epsilon(2.0, 0.01, 1000, 1e-5) < dp_epsilon(1.0, 0.01, 1000, 1e-5)
+    assert dp_epsilon(1.0, 0.01, 2000, 1e-5) > dp_epsilon(1.0, 0.01, 1000, 1e-5)
+    assert dp_epsilon(0.0, 0.01, 10, 1e-5) == float("inf")
+    with pytest.raises(ConfigError):
+        dp_epsilon(1.0, 0.0, 10, 1e-5)
+    with pytest.raises(ConfigError, match="noise_multiplier"):
+        dp_sgd_update(LeNet(1, 10, 8), PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([0])),
+                      noise_multiplier=-1.0)
