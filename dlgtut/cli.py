@@ -110,11 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dlgtut", description="Attacks on federated learning, from the book.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_leak(sub)
-    from . import cli_inversion, cli_membership, cli_property
+    from . import cli_defend, cli_inversion, cli_membership, cli_property
 
     cli_membership.add_parser(sub)
     cli_property.add_parser(sub)
     cli_inversion.add_parsers(sub)
+    cli_defend.add_parser(sub)
     return parser
 
 

@@ -348,6 +348,7 @@ def federated_training(
     record: bool = False,
     progress: bool = False,
     defense: Callable[[SharedUpdate], SharedUpdate] | None = None,
+    update_fn: Callable[[nn.Module, PrivateBatch], SharedUpdate] | None = None,
 ) -> TrainingLog:
     """Train a copy of ``model`` by centralised federated learning for ``rounds`` rounds.
 
@@ -380,6 +381,9 @@ def federated_training(
         progress: show a tqdm progress bar.
         defense: applied by every participant to its update before sending it (see
             :mod:`dlgtut.defenses`); the server aggregates the defended updates.
+        update_fn: FedSGD only: computes a participant's update from the global model and
+            its batch instead of the plain gradient (for example a DP-SGD update,
+            :func:`dlgtut.dp.dp_sgd_update`).
 
     Returns:
         A :class:`TrainingLog`.
@@ -404,6 +408,8 @@ def federated_training(
         raise ConfigError("FedSGD shares one gradient per round; use fedavg for local_steps > 1")
     if not lr > 0:
         raise ConfigError(f"lr must be positive, got {lr}")
+    if update_fn is not None and algorithm != "fedsgd":
+        raise ConfigError("update_fn replaces the FedSGD gradient; use algorithm='fedsgd'")
     data = list(data)
     if not data:
         raise DataError("federated training needs at least one participant's data")
@@ -433,7 +439,9 @@ def federated_training(
             idx = torch.randperm(len(images), generator=gen)[: min(draw, len(images))]
             batch = PrivateBatch(images[idx], labels[idx])
             participant = Participant(server.model)
-            if algorithm == "fedsgd":
+            if algorithm == "fedsgd" and update_fn is not None:
+                updates.append(update_fn(server.model, batch))
+            elif algorithm == "fedsgd":
                 updates.append(participant.fedsgd(batch))
             else:
                 updates.append(participant.fedavg(
