@@ -1,5 +1,197 @@
-"""The ``python -m dlgtut membership`` command (filled in by the membership inference work)."""
+"""The ``python -m dlgtut membership`` command: train a target, attack it, score the attack.
+
+The candidates are ``2 * --train-size`` records of a dataset; the target trains on a random
+half of them. The attacker queries the target on every candidate and scores it with the loss
+threshold (Yeom et al.), shadow models and an attack classifier (Shokri et al.) or LiRA
+(Carlini et al.). ``DIR`` receives ``metrics.json``, ``roc.png`` (log-log), ``scores.png``
+(members' and non-members' scores) and ``scores.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+ATTACKS = ("loss", "shadow", "lira")
+DATASETS = ("digits", "faces", "mnist", "cifar10", "cifar100")
+_NATIVE_SIZE = {"digits": 8, "faces": 25}  # the others are resized to 16 x 16 (fast MLPs)
 
 
 def add_parser(sub) -> None:
-    """Register the subcommand on the ``dlgtut`` parser's subparsers (not yet)."""
+    """Register the ``membership`` subcommand on the ``dlgtut`` parser's subparsers."""
+    from .cli import _positive
+
+    p = sub.add_parser(
+        "membership",
+        help="infer which records a model was trained on (loss, shadow models, LiRA)",
+        description="Membership inference: a target model trains on a random half of the "
+        "candidates; the attacker queries it on all of them and scores each one. Reports the "
+        "ROC curve (log-log), AUC and TPR at 0.1 %% and 1 %% FPR.",
+    )
+    p.add_argument("--attack", choices=ATTACKS, default="lira",
+                   help="loss threshold (Yeom), shadow models + attack classifier (Shokri) or "
+                   "the likelihood-ratio attack (Carlini); default lira")
+    data = p.add_argument_group("the data")
+    data.add_argument("--dataset", choices=DATASETS, default="digits",
+                      help="digits and faces ship offline; mnist and cifar10/100 are downloaded "
+                      "when possible, else replaced by digits or photos (default digits)")
+    data.add_argument("--size", type=_positive("size"), default=None,
+                      help="image side (default 8 for digits, 25 for faces, 16 otherwise)")
+    data.add_argument("--train-size", type=_positive("train size"), default=None,
+                      help="the target's training set; there are twice as many candidates "
+                      "(default 200, or half the dataset if smaller)")
+    data.add_argument("--data-dir", type=Path, default=None,
+                      help="where datasets are downloaded (default $DLGTUT_DATA or ~/.cache)")
+    model = p.add_argument_group("the target's training recipe (the shadow models copy it)")
+    model.add_argument("--epochs", type=_positive("epochs"), default=100,
+                       help="training epochs (default 100: overfit)")
+    model.add_argument("--hidden", type=_positive("hidden width"), default=256,
+                       help="width of the MLP's hidden layer (default 256)")
+    model.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (1e-3)")
+    model.add_argument("--weight-decay", type=float, default=0.0,
+                       help="L2 penalty, a regulariser (default 0)")
+    atk = p.add_argument_group("the attack")
+    atk.add_argument("--shadows", type=_positive("number of shadow models"), default=None,
+                     help="shadow models for --attack shadow or lira (default 64)")
+    atk.add_argument("--lira-variant", choices=("online", "offline"), default=None,
+                     help="LiRA with IN and OUT shadows (online, default) or OUT only")
+    atk.add_argument("--variance", choices=("global", "per-example"), default=None,
+                     help="LiRA's variance estimate (default global)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the data, target and shadows (0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="output folder: metrics.json, roc.png, scores.png, scores.npz")
+    p.set_defaults(run=_run)
+
+
+def _check(args) -> None:
+    from .errors import ConfigError
+
+    if args.attack == "loss" and args.shadows is not None:
+        raise ConfigError("--shadows is for --attack shadow or lira; the loss attack needs none")
+    if args.attack != "lira":
+        for opt in ("lira_variant", "variance"):
+            if getattr(args, opt) is not None:
+                raise ConfigError(f"--{opt.replace('_', '-')} is for --attack lira")
+    if args.shadows is not None and args.shadows < 2:
+        raise ConfigError(f"--shadows must be at least 2, got {args.shadows}")
+    if not args.lr > 0:
+        raise ConfigError(f"--lr must be positive, got {args.lr}")
+    if args.weight_decay < 0:
+        raise ConfigError(f"--weight-decay must not be negative, got {args.weight_decay}")
+
+
+def _candidates(args):
+    """``2 * train_size`` records drawn at random (seeded) from the dataset."""
+    import torch
+
+    from .data import load_dataset
+    from .errors import ConfigError, DataError
+
+    size = args.size or _NATIVE_SIZE.get(args.dataset, 16)
+    # A downloaded dataset is cut to the candidates before it is converted (CIFAR is 600 MB).
+    limit = None if args.dataset in _NATIVE_SIZE else 2 * (args.train_size or 200)
+    data = load_dataset(args.dataset, size=size, root=args.data_dir, limit=limit)
+    if len(data) < 4 * len(data.classes):  # the offline stand-in for CIFAR: one photo per class
+        raise DataError(f"{data.name} has {len(data)} images of {len(data.classes)} classes, too "
+                        "few to train a classifier on; use --dataset digits or faces")
+    train_size = args.train_size or min(200, len(data) // 2)
+    if 2 * train_size > len(data):
+        raise ConfigError(f"--train-size {train_size} needs {2 * train_size} candidates; "
+                          f"{data.name} has {len(data)} (use --train-size {len(data) // 2} or "
+                          "less)")
+    gen = torch.Generator().manual_seed(args.seed)
+    return data.subset(torch.randperm(len(data), generator=gen)[: 2 * train_size]), train_size
+
+
+def _run(args) -> int:
+    import numpy as np
+
+    from .attacks.membership import (
+        Recipe,
+        lira_attack,
+        loss_attack,
+        plot_score_histogram,
+        shokri_attack,
+        train_shadows,
+        train_target,
+    )
+    from .roc import plot_roc, roc_summary
+
+    _check(args)
+    started = time.perf_counter()
+    candidates, train_size = _candidates(args)
+    recipe = Recipe(hidden=(args.hidden,), epochs=args.epochs, lr=args.lr,
+                    weight_decay=args.weight_decay)
+    target = train_target(candidates, recipe, seed=args.seed)
+    logits, labels = target.logits[recipe.epochs], candidates.labels.numpy()
+    n_shadows = args.shadows or 64
+    variant, variance = args.lira_variant or "online", args.variance or "global"
+    if args.attack == "loss":
+        scores, what = loss_attack(logits, labels), "minus the loss"
+        name = "loss threshold"
+    else:
+        shadows = train_shadows(candidates, recipe, n_shadows, seed=args.seed + 1,
+                                progress=not args.quiet)
+        if args.attack == "shadow":
+            scores, what = shokri_attack(logits, labels, shadows, seed=args.seed), "P(member)"
+            name = f"shadow models ({n_shadows})"
+        else:
+            scores = lira_attack(logits, labels, shadows, variant=variant, variance=variance)
+            what = "log likelihood ratio" if variant == "online" else "z-score against OUT"
+            name = f"LiRA {variant} ({n_shadows} shadows)"
+    summary = roc_summary(scores, target.members)
+    train_acc, test_acc = target.accuracy(labels)
+    seconds = time.perf_counter() - started
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    np.savez(args.out / "scores.npz", scores=scores, members=target.members, labels=labels)
+    config = {
+        "attack": args.attack,
+        "dataset": args.dataset,
+        "loaded": candidates.name,
+        "source": candidates.source,
+        "size": int(candidates.images.shape[-1]),
+        "train_size": train_size,
+        "candidates": len(candidates),
+        "epochs": args.epochs,
+        "hidden": args.hidden,
+        "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "seed": args.seed,
+    }
+    if args.attack != "loss":
+        config["shadows"] = n_shadows
+    if args.attack == "lira":
+        config.update(lira_variant=variant, variance=variance)
+    metrics = {
+        **summary.as_dict(),
+        "train_accuracy": train_acc,
+        "test_accuracy": test_acc,
+        "generalisation_gap": train_acc - test_acc,
+        "fpr_resolution": 1 / summary.negatives,  # one false positive; lower FPRs read as 0
+        "attack": name,
+        "seconds": round(seconds, 3),
+        "config": config,
+    }
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    title = f"{name} on {candidates.name}"
+    fig = plot_roc({name: summary}, title=title)
+    fig.savefig(args.out / "roc.png", dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    fig = plot_score_histogram(scores, target.members, xlabel=f"score ({what})",
+                               title=f"{title}: train {train_acc:.0%}, test {test_acc:.0%}")
+    fig.savefig(args.out / "scores.png", dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    print(f"{name}: AUC {summary.auc:.3f}, TPR {summary.tpr_at_1pct_fpr:.1%} at 1 % FPR and "
+          f"{summary.tpr_at_0_1pct_fpr:.1%} at 0.1 % FPR on {len(candidates)} candidates "
+          f"(target: train {train_acc:.1%}, test {test_acc:.1%}; {seconds:.1f} s). "
+          f"Outputs in {args.out}")
+    return 0

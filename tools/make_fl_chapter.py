@@ -371,7 +371,7 @@ confidence under shadow models trained with and without it (a likelihood ratio),
 success by the true-positive rate at very low false-positive rates, where it matters for an
 individual. In federated learning any participant sees the successive global models, and
 {cite:t}`melis2019exploiting` show that updates reveal which words or places were in a
-participant's batch. A later chapter of this book runs membership inference on the global
+participant's batch. {ref}`chapter-membership` runs membership inference on the global
 models of a federated training run."""),
     code('''fig = draw_attack("membership")'''),
     md(r"""**Property inference.** Does a participant's data have a property that has nothing
@@ -395,7 +395,7 @@ victim's updates reveal more about its class. A later chapter of this book runs 
 | family | the attacker needs | and gets | in federated learning, run by | in this book |
 |---|---|---|---|---|
 | deep leakage | one participant's update, the public model | that participant's training examples and labels | the server, a neighbour | {ref}`chapter-dlg` |
-| membership inference | a candidate record, the model or the global models over rounds (shadow models or reference data) | whether the record was trained on | anyone who sees the models: the server, any participant | a later chapter |
+| membership inference | a candidate record, the model or the global models over rounds (shadow models or reference data) | whether the record was trained on | anyone who sees the models: the server, any participant | {ref}`chapter-membership` |
 | property inference | updates or the aggregate over rounds, auxiliary data with and without the property | whether a participant's data has the property, and when it appears | the server, a participant (from the aggregate) | a later chapter |
 | model inversion | a trained model (white box), or the shared model as a discriminator | a representative of a class | anyone with the model; a participant (GAN attack) | a later chapter |
 
