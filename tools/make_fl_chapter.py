@@ -380,7 +380,7 @@ glasses? {cite:t}`ganju2018property` infer such properties of a training set fro
 weights. {cite:t}`melis2019exploiting` do it in federated learning: the attacker computes
 updates on auxiliary data with and without the property, trains a classifier to tell them
 apart, and applies it to the updates (or to the aggregate) it observes, round by round, even
-finding out when the property appears. A later chapter of this book runs it."""),
+finding out when the property appears. {ref}`chapter-property` runs it."""),
     code('''fig = draw_attack("property")'''),
     md(r"""**Model inversion.** What do the members of a class look like? The attacker gets not
 a particular record but a representative of a class. {cite:t}`fredrikson2015model` recover
@@ -396,7 +396,7 @@ victim's updates reveal more about its class. A later chapter of this book runs 
 |---|---|---|---|---|
 | deep leakage | one participant's update, the public model | that participant's training examples and labels | the server, a neighbour | {ref}`chapter-dlg` |
 | membership inference | a candidate record, the model or the global models over rounds (shadow models or reference data) | whether the record was trained on | anyone who sees the models: the server, any participant | {ref}`chapter-membership` |
-| property inference | updates or the aggregate over rounds, auxiliary data with and without the property | whether a participant's data has the property, and when it appears | the server, a participant (from the aggregate) | a later chapter |
+| property inference | updates or the aggregate over rounds, auxiliary data with and without the property | whether a participant's data has the property, and when it appears | the server, a participant (from the aggregate) | {ref}`chapter-property` |
 | model inversion | a trained model (white box), or the shared model as a discriminator | a representative of a class | anyone with the model; a participant (GAN attack) | a later chapter |
 
 ## Summary
