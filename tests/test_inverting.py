@@ -84,6 +84,6 @@ def test_bad_input_is_refused(chelsea):
 def test_default_init_lenet_is_reproducible_and_fan_in_scaled():
     a, b = _relu_net(), _relu_net()
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
-    assert float(a.fc[0].weight.abs().max()) < 0.05  # 1/sqrt(768), not the paper's 0.5
+    assert a.fc[0].weight.abs().max().item() < 0.05  # 1/sqrt(768), not the paper's 0.5
     with pytest.raises(ConfigError, match="init"):
         LeNet(init="xavier")

@@ -50,7 +50,7 @@ def test_predict_logits_matches_the_model_and_keeps_its_mode(digits):
     x, _ = digits
     net = MLP(64, 10, seed=0).train()
     out = predict_logits(net, x[:50], batch_size=7)
-    assert torch.allclose(out, net(x[:50]).detach())
+    assert torch.allclose(out, net(x[:50]).detach(), atol=1e-5)  # chunked: rounding differs
     assert net.training and not out.requires_grad
 
 
