@@ -64,6 +64,8 @@ class Setting:
             changes it).
         attack_images: how many single images (or batches) the attack is averaged over.
         attack_iterations: DLG steps per attack (Inverting Gradients takes 10 times as many).
+        attack_restarts: DLG's restarts after a divergence or a stall (its default if None;
+            0 saves time under a defence, where the attack stalls by design).
         clip: DP-SGD's per-example clipping bound.
         delta: DP-SGD's delta for epsilon.
         seed: seeds the model, the data split, the noise and the attacks.
@@ -77,6 +79,7 @@ class Setting:
     batch_size: int = 32
     attack_images: int = 4
     attack_iterations: int = 100
+    attack_restarts: int | None = None
     clip: float = 1.0
     delta: float = 1e-5
     seed: int = 0
@@ -182,8 +185,9 @@ def _attack_quality(name, value, s: Setting, data) -> tuple[float, float, float,
                                       progress=False, seed=s.seed)
         else:
             # Cosine distance: a defence that rescales the update (clipping) must not fool it.
+            restarts = {} if s.attack_restarts is None else {"restarts": s.attack_restarts}
             rec = dlg(update, iterations=s.attack_iterations, progress=False, seed=s.seed,
-                      distance="cosine" if name == "dp-sgd" else "l2")
+                      distance="cosine" if name == "dp-sgd" else "l2", **restarts)
         sc = score(rec.images, rec.labels, images, labels)
         results.append((sc.mse, sc.psnr, sc.ssim, sc.label_accuracy))
     return tuple(sum(r[i] for r in results) / len(results) for i in range(4))
