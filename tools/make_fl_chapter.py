@@ -388,7 +388,7 @@ recognisable faces from a face-recognition model by gradient ascent on a person'
 {cite:t}`hitaj2017deep` turn this into an attack by a participant in collaborative learning:
 the attacker trains a generator locally, using the shared model as the discriminator of a
 generative adversarial network, and can inject its samples with a wrong label so that the
-victim's updates reveal more about its class. A later chapter of this book runs it."""),
+victim's updates reveal more about its class. {ref}`chapter-inversion` runs both."""),
     code('''fig = draw_attack("inversion")'''),
     md(r"""In short:
 
@@ -397,7 +397,7 @@ victim's updates reveal more about its class. A later chapter of this book runs 
 | deep leakage | one participant's update, the public model | that participant's training examples and labels | the server, a neighbour | {ref}`chapter-dlg` |
 | membership inference | a candidate record, the model or the global models over rounds (shadow models or reference data) | whether the record was trained on | anyone who sees the models: the server, any participant | {ref}`chapter-membership` |
 | property inference | updates or the aggregate over rounds, auxiliary data with and without the property | whether a participant's data has the property, and when it appears | the server, a participant (from the aggregate) | {ref}`chapter-property` |
-| model inversion | a trained model (white box), or the shared model as a discriminator | a representative of a class | anyone with the model; a participant (GAN attack) | a later chapter |
+| model inversion | a trained model (white box), or the shared model as a discriminator | a representative of a class | anyone with the model; a participant (GAN attack) | {ref}`chapter-inversion` |
 
 ## Summary
 
