@@ -9,6 +9,7 @@ from dlgtut.attacks.labels import (
     infer_labels,
     label_counts,
     last_layer_gradient,
+    rounded_counts,
 )
 from dlgtut.data import load_dataset
 from dlgtut.errors import AttackError
@@ -88,6 +89,26 @@ def test_repeated_labels_give_the_present_classes_plus_the_next_most_negative():
     assert (w.sum(1) < 0).sum() == 2  # only two classes are present
     found = batch_labels(w, 3).tolist()
     assert {2, 7} <= set(found) and len(found) == 3
+
+
+@pytest.mark.parametrize("size", [16, 32])
+def test_repeated_labels_of_real_digit_batches_larger_than_the_class_count(digits, size):
+    """A batch of 16 or 32 consecutive digits repeats labels; the rounded counts name them all."""
+    net = LeNet(in_channels=1, num_classes=10, image_size=32, activation="relu", seed=0,
+                init="default")
+    x, y = digits.images[1300 : 1300 + size], digits.labels[1300 : 1300 + size]
+    update = Participant(net).fedsgd(PrivateBatch(x, y))
+    found = infer_labels(update)  # automatic: more examples than classes
+    assert found.tolist() == sorted(y.tolist())
+    assert infer_labels(update, repeated=True).tolist() == found.tolist()
+    with pytest.raises(AttackError, match="repeated=True"):
+        infer_labels(update, repeated=False)
+
+
+def test_rounded_counts_add_up_and_follow_the_largest_remainders():
+    assert rounded_counts(torch.tensor([2.1, 1.2, 0.7]), 4).tolist() == [2, 1, 1]
+    assert rounded_counts(torch.tensor([-1.0, 3.2, 0.9]), 4).tolist() == [0, 3, 1]
+    assert rounded_counts(torch.zeros(4), 2).sum().item() == 2
 
 
 def test_model_without_a_classifier_layer_raises():

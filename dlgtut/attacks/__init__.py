@@ -7,7 +7,7 @@ update, the public model, public facts) and never the private batch.
 from .dlg import DLGConfig, dlg, gradient_distance
 from .identifiability import Identifiability, identifiability
 from .inverting import IGConfig, inverting_gradients
-from .labels import batch_labels, idlg_label, infer_labels, last_layer_gradient
+from .labels import batch_labels, idlg_label, infer_labels, last_layer_gradient, rounded_counts
 from .result import Reconstruction, Snapshot
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "batch_labels",
     "infer_labels",
     "last_layer_gradient",
+    "rounded_counts",
     "Reconstruction",
     "Snapshot",
 ]

@@ -65,6 +65,9 @@ class IGConfig:
         time_limit: stop after this many seconds in all (None: no limit).
         progress: show a tqdm progress bar.
         seed: seed of the random starts.
+        repeated_labels: let the batch repeat labels (label counts from the bias gradient);
+            None allows repeats only when the batch is larger than the number of classes
+            (see :func:`~dlgtut.attacks.infer_labels`).
     """
 
     iterations: int = 1500
@@ -80,6 +83,7 @@ class IGConfig:
     time_limit: float | None = None
     progress: bool = True
     seed: int | None = 0
+    repeated_labels: bool | None = None
 
     def __post_init__(self) -> None:
         if self.iterations < 1 or self.trials < 1:
@@ -174,16 +178,16 @@ class _Matcher:
         return [p - p0 for p, p0 in zip(params, self.params, strict=True)]
 
 
-def _labels(update: SharedUpdate) -> Tensor:
+def _labels(update: SharedUpdate, repeated: bool | None) -> Tensor:
     """Labels read off the update (for K local steps, off the mean step ``-delta / (K lr)``)."""
     if update.kind != "weight_delta" or update.local_steps == 1:
-        return infer_labels(update)
+        return infer_labels(update, repeated=repeated)
     steps = update.local_steps or 1
     pseudo = dataclasses.replace(
         update, kind="gradient", local_steps=None, lr=None,
         tensors=tuple(-t / (steps * update.lr) for t in update.tensors),
     )
-    return infer_labels(pseudo)
+    return infer_labels(pseudo, repeated=repeated)
 
 
 def _start(cfg: IGConfig, shape: Sequence[int], gen: torch.Generator | None) -> Tensor:
@@ -278,7 +282,7 @@ def inverting_gradients(
         cfg = cfg.replace(**overrides)
     matcher = _Matcher(update)
     if labels is None:
-        labels = _labels(update)
+        labels = _labels(update, cfg.repeated_labels)
     labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
     if len(labels) != update.batch_size:
         raise ConfigError(f"{len(labels)} labels for a batch of {update.batch_size}")

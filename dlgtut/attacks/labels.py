@@ -28,6 +28,20 @@ of six seeds: with 10 classes the sign rule was wrong on 34 of 60 batches of 4 a
 rule on none (3 of 60 at batch 8); with 100 classes both are right on batches of 2, and the
 combined rule is wrong on 8 of 60 batches of 4, all from one seed whose network predicts one
 class for nearly every digit. Wainakh et al. (2022) and Ma et al. (2023) refine the same idea.
+
+Repeated labels: the sign rule can only name classes, not how often each occurs, so
+:func:`infer_labels` with ``repeated=True`` (automatic when the batch is larger than the number
+of classes) rounds the :func:`label_counts` to whole numbers that add up to ``N`` (largest
+remainders) and returns each class as often as its count. Its accuracy rests on the grey-probe
+estimate of the mean prediction, which is good for an untrained network and poor for a trained,
+confident one (the probe's confident class collects extra counts). Measured on consecutive
+digits (9 batches each of 4, 8, 16 and 32, 16 x 16): untrained ReLU LeNets of three seeds got
+every label count right; the paper's Sigmoid LeNet 97-100 %.
+
+Trained networks are harder for every rule: once each example's own class has most of the
+probability, its ``-(1 - p)`` term is small next to the other examples' ``p`` terms. Measured
+on digit batches of 4 and 8 (36 of them, 16 x 16) against ReLU LeNets trained to 84 % test
+accuracy (two seeds), the rules here name 67-77 % of the labels, against 100 % untrained.
 """
 
 from __future__ import annotations
@@ -46,6 +60,7 @@ __all__ = [
     "batch_labels",
     "label_counts",
     "infer_labels",
+    "rounded_counts",
 ]
 
 
@@ -126,23 +141,61 @@ def label_counts(update: SharedUpdate) -> Tensor:
     return update.batch_size * (p_hat - bias.to(dtype))
 
 
-def infer_labels(update: SharedUpdate) -> Tensor:
-    """Analytic labels for a shared update (distinct labels assumed for a batch).
+def rounded_counts(counts: Tensor, total: int) -> Tensor:
+    """Whole non-negative counts adding up to ``total``, closest to ``counts`` (largest remainders).
 
-    One example: iDLG's rule. A batch: the classes of the negative weight-gradient rows when
-    there are exactly ``N`` of them, else the ``N`` largest :func:`label_counts` (when the
-    classifier has a bias; without one, the ``N`` most negative rows).
+    Example:
+        >>> rounded_counts(torch.tensor([1.6, 0.7, -0.2, 0.9]), 3).tolist()
+        [1, 1, 0, 1]
+    """
+    c = counts.double().clamp(min=0)
+    if float(c.sum()) > 0:
+        c = c * (total / c.sum())
+    else:
+        c = torch.full_like(c, total / c.numel())
+    whole = torch.floor(c).long()
+    short = total - int(whole.sum())
+    if short > 0:
+        whole[torch.argsort(c - whole, descending=True)[:short]] += 1
+    return whole
+
+
+def infer_labels(update: SharedUpdate, *, repeated: bool | None = None) -> Tensor:
+    """Analytic labels for a shared update.
+
+    One example: iDLG's rule. A batch with distinct labels (``repeated=False``): the classes of
+    the negative weight-gradient rows when there are exactly ``N`` of them, else the ``N``
+    largest :func:`label_counts` (when the classifier has a bias; without one, the ``N`` most
+    negative rows). A batch that may repeat labels (``repeated=True``): the label counts rounded
+    to whole numbers adding up to ``N`` (:func:`rounded_counts`), each class repeated as often.
+
+    Args:
+        update: the shared update.
+        repeated: allow repeated labels; None (the default) allows them only when the batch is
+            larger than the number of classes, where distinct labels are impossible.
 
     Returns:
         ``N`` labels in increasing order (the dummy batch's slot ``i`` gets label ``i``).
+
+    Raises:
+        AttackError: ``repeated=False`` for a batch larger than the number of classes, or
+            ``repeated=True`` for a classifier without a bias.
     """
     gradient = update.gradient()
     w = last_layer_gradient(gradient, update.num_classes)
     n = update.batch_size
     if n == 1:
         return torch.tensor([idlg_label(w)])
+    if repeated is None:
+        repeated = n > update.num_classes
+    if repeated:
+        counts = rounded_counts(label_counts(update), n)
+        return torch.repeat_interleave(torch.arange(update.num_classes), counts)
     if n > update.num_classes:
-        raise AttackError(f"batch of {n} cannot have distinct labels among {update.num_classes}")
+        raise AttackError(
+            f"batch of {n} cannot have distinct labels among {update.num_classes} classes; "
+            "allow repeated labels (repeated=True)"
+        )
     negative = torch.nonzero(w.sum(dim=-1) < 0)[:, 0]
     if negative.numel() == n or _last_layer_bias(gradient, update.num_classes) is None:
         return batch_labels(w, n)
