@@ -41,7 +41,7 @@ def _add_leak(sub) -> None:
 
     p = sub.add_parser(
         "leak",
-        help="reconstruct private images and labels from a shared gradient (DLG)",
+        help="reconstruct private images and labels (or sentences) from a shared gradient",
         description="Deep leakage from gradients: an honest participant computes the gradient "
         "of its private batch; the attacker reconstructs the batch from that gradient alone.",
     )
@@ -64,7 +64,7 @@ def _add_leak(sub) -> None:
     src.add_argument("--data-dir", type=Path, default=None,
                      help="where datasets are downloaded (default $DLGTUT_DATA or ~/.cache)")
     net = p.add_argument_group("the public model")
-    net.add_argument("--model", default="lenet", choices=MODEL_NAMES,
+    net.add_argument("--model", default=None, choices=MODEL_NAMES,
                      help="network (default: the paper's LeNet)")
     net.add_argument("--num-classes", type=_positive("number of classes"), default=None,
                      help="classes of the model (default: the dataset's; 100 for --image, as "
@@ -72,7 +72,7 @@ def _add_leak(sub) -> None:
     net.add_argument("--local-steps", type=_positive("local steps"), default=None,
                      help="the participant shares a FedAvg weight change after this many local "
                      "SGD steps instead of a gradient (--attack ig unrolls them)")
-    net.add_argument("--local-lr", type=float, default=0.1,
+    net.add_argument("--local-lr", type=float, default=None,
                      help="the participant's local learning rate with --local-steps (0.1)")
     atk = p.add_argument_group("the attack")
     atk.add_argument("--attack", choices=("dlg", "idlg", "ig"), default="dlg",
@@ -100,8 +100,12 @@ def _add_leak(sub) -> None:
     atk.add_argument("--seed", type=int, default=1234,
                      help="seeds the model's weights and the attack (default 1234, the paper's)")
     atk.add_argument("--quiet", action="store_true", help="no progress bar")
+    from . import cli_text
+
+    cli_text.add_options(p)
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="output folder: metrics.json, reconstruction.npy/.png, progress.png/.gif")
+                   help="output folder: metrics.json, reconstruction.npy/.png, progress.png, "
+                   "and progress.gif (images) or reconstruction.txt (text)")
     p.set_defaults(run=_run_leak)
 
 
@@ -210,6 +214,19 @@ def _run_leak(args) -> int:
     from .metrics import score
     from .models import build_model
 
+    if args.text is not None:
+        from . import cli_text
+
+        return cli_text.run(args)
+    text_only = [flag for flag, given in (("--length", args.length is not None),
+                 ("--unknowns", args.unknowns is not None), ("--no-refine", args.no_refine))
+                 if given]
+    if text_only:
+        verb = "applies" if len(text_only) == 1 else "apply"
+        raise ConfigError(f"{', '.join(text_only)} {verb} to --text only")
+    args.model = args.model or "lenet"
+    if args.local_lr is None:
+        args.local_lr = 0.1
     batch, source, num_classes = _private_batch(args)
     config, attack = _attack_config(args)
     if not args.local_lr > 0:

@@ -80,6 +80,15 @@ def test_leak_on_a_dataset_batch_keeps_the_input_order(tmp_path):
         (["--dataset", "digits", "--tv", "0.1"], "--tv applies"),
         (["--dataset", "digits", "--attack", "lbfgs"], "invalid choice"),
         (["--dataset", "digits", "--local-steps", "1", "--local-lr", "0"], "--local-lr"),
+        (["--dataset", "digits", "--length", "4"], "--length applies to --text only"),
+        (["--text", "--size", "16"], "--size applies to images"),
+        (["--text", "--model", "resnet20", "--tv", "1"], "--model, --tv apply to images"),
+        (["--text", "--attack", "ig"], "text uses dlg"),
+        (["--text", "--index", "61"], "--index must lie in [0, 60]"),
+        (["--text", "--index", "60", "--batch-size", "2"], "runs past"),
+        (["--text", "Bingley is rich.", "--batch-size", "2"], "pick corpus sentences"),
+        (["--text", "Oh!", "What?", "--length", "4"], "fewer than needed (4)"),
+        (["--text", "--length", "1"], "--length must be at least 2"),
     ],
 )
 def test_bad_input_gives_one_line_and_status_2(argv, message, photo32, tmp_path, capsys):
@@ -109,6 +118,34 @@ def test_leak_with_inverting_gradients_unrolls_local_steps(tmp_path):
     # Measured: 18.7 dB, SSIM 0.79 after 300 steps on this digit.
     assert metrics["label_accuracy"] == 1.0 and metrics["psnr"] > 16 and metrics["ssim"] > 0.6
     assert np.load(out / "reconstruction.npy").shape == (1, 1, 16, 16)
+
+
+def test_leak_text_mode_recovers_corpus_sentences_and_writes_every_output(tmp_path):
+    out = tmp_path / "text"
+    code = main(["leak", "--text", "--index", "2", "--batch-size", "2", "--seed", "0",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    for name in ("metrics.json", "reconstruction.npy", "reconstruction.png", "progress.png",
+                 "reconstruction.txt"):
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    # Sentences 2 and 3 of the corpus cut to the shorter's 8 tokens; measured: both exact.
+    assert metrics["mode"] == "text" and metrics["sentence_length"] == 8
+    assert metrics["token_accuracy"] == 1.0 and metrics["exact_sentences"] == 2
+    assert metrics["recovered_sentences"] == metrics["true_sentences"]
+    assert metrics["true_sentences"][1] == "mr. bennet replied that he had not."
+    ids = np.load(out / "reconstruction.npy")
+    assert ids.shape == (2, 8) and ids.dtype == np.int64
+
+
+def test_leak_text_mode_marks_out_of_vocabulary_words(tmp_path, capsys):
+    out = tmp_path / "text"
+    code = main(["leak", "--text", "Mr. Darcy is rich.", "--out", str(out), "--quiet"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["unknown_tokens"] == 2  # darcy, rich
+    assert metrics["recovered_sentences"] == ["mr. <unk> is <unk>."]
+    assert "2 token(s) outside the corpus vocabulary" in capsys.readouterr().err
 
 
 def test_the_module_entry_point_exits_2_with_one_line(tmp_path):

@@ -68,6 +68,7 @@ __all__ = [
     "TextReconstruction",
     "bag_of_words",
     "refine_tokens",
+    "sentence_assignment",
     "text_dlg",
     "token_accuracy",
 ]
@@ -207,6 +208,21 @@ def token_accuracy(pred: Tensor, truth: TextBatch | Tensor) -> float:
     """
     true = truth.ids if isinstance(truth, TextBatch) else torch.as_tensor(truth)
     pred = torch.as_tensor(pred)
+    perm = sentence_assignment(pred, true)
+    return label_accuracy(pred[perm].reshape(-1), true.reshape(-1))
+
+
+def sentence_assignment(pred: Tensor, truth: TextBatch | Tensor) -> Tensor:
+    """Which recovered sentence goes with each true one: ``pred[perm][i]`` pairs with truth ``i``.
+
+    The pairing maximises the number of tokens that agree (an optimal assignment).
+
+    Example:
+        >>> sentence_assignment(torch.tensor([[5, 6], [1, 2]]), torch.tensor([[1, 2], [5, 0]]))
+        tensor([1, 0])
+    """
+    true = truth.ids if isinstance(truth, TextBatch) else torch.as_tensor(truth)
+    pred = torch.as_tensor(pred)
     if pred.ndim != 2 or pred.shape != true.shape:
         raise DataError(
             f"need N x T token ids of one shape, got {tuple(pred.shape)} and {tuple(true.shape)}"
@@ -215,7 +231,7 @@ def token_accuracy(pred: Tensor, truth: TextBatch | Tensor) -> float:
     rows, cols = linear_sum_assignment(-agree)
     perm = np.empty(len(rows), dtype=np.int64)
     perm[cols] = rows
-    return label_accuracy(pred[torch.from_numpy(perm)].reshape(-1), true.reshape(-1))
+    return torch.from_numpy(perm)
 
 
 def bag_of_words(update: TextUpdate, labels: bool = True) -> Tensor:
