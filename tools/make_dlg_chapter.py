@@ -443,7 +443,7 @@ fig.tight_layout()'''),
 against the ReLU network the same attack reaches only {glue:text}`psnr_relu` dB. ReLU networks
 are not safe, though: attacks that use the direction of the gradient rather than its
 magnitude, with an image prior, recover images from trained ReLU ResNets
-{cite:p}`geiping2020inverting`.
+{cite:p}`geiping2020inverting`; {ref}`chapter-beyond` runs that attack.
 
 ## Summary
 

@@ -394,7 +394,7 @@ victim's updates reveal more about its class. {ref}`chapter-inversion` runs both
 
 | family | the attacker needs | and gets | in federated learning, run by | in this book |
 |---|---|---|---|---|
-| deep leakage | one participant's update, the public model | that participant's training examples and labels | the server, a neighbour | {ref}`chapter-dlg` |
+| deep leakage | one participant's update, the public model | that participant's training examples and labels | the server, a neighbour | {ref}`chapter-dlg`, {ref}`chapter-beyond` |
 | membership inference | a candidate record, the model or the global models over rounds (shadow models or reference data) | whether the record was trained on | anyone who sees the models: the server, any participant | {ref}`chapter-membership` |
 | property inference | updates or the aggregate over rounds, auxiliary data with and without the property | whether a participant's data has the property, and when it appears | the server, a participant (from the aggregate) | {ref}`chapter-property` |
 | model inversion | a trained model (white box), or the shared model as a discriminator | a representative of a class | anyone with the model; a participant (GAN attack) | {ref}`chapter-inversion` |
