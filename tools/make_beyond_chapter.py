@@ -188,7 +188,7 @@ for col, (name, state) in enumerate(networks):
             ax.set_title(f"{name}\\n{state}", fontsize=8)
         if col == 0:
             ax.set_ylabel(label)
-fig.suptitle("One held-out digit recovered by DLG and by Inverting Gradients")'''),
+_ = fig.suptitle("One held-out digit recovered by DLG and by Inverting Gradients")'''),
     md(r"""Three regimes appear.
 
 - **The paper's Sigmoid LeNet**: DLG is exact ({glue:text}`sig_u_dlg` dB untrained,
@@ -206,9 +206,7 @@ fig.suptitle("One held-out digit recovered by DLG and by Inverting Gradients")''
   trained to {glue:text}`acc_resnet`). The ResNet has global average pooling before its
   classifier, so much of the spatial layout is averaged away, and the loss surface is harder;
   Geiping et al. recover recognisable ImageNet images from ResNets, but with 24,000 steps, eight
-  trials and a GPU. A cosine distance near zero with a wrong image is also a reminder that
-  matching the gradient is necessary, not sufficient: several images can share one gradient
-  direction closely enough.
+  trials and a GPU.
 
 ## Batches
 
@@ -282,7 +280,7 @@ for ax, (label, images) in zip(axes, rows):
     ax.imshow(image_grid(images, nrow=len(images)), cmap="gray", vmin=0, vmax=1)
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_ylabel(label, rotation=0, ha="right", va="center")
-fig.suptitle(f"A batch of {big} digits with repeated labels, each matched to its truth")'''),
+_ = fig.suptitle(f"A batch of {big} digits with repeated labels, each matched to its truth")'''),
     md(r"""On the ReLU LeNet, Inverting Gradients degrades with the batch: from
 {glue:text}`batch_1_ig` dB for one digit to {glue:text}`batch_8_ig` dB for eight, and
 {glue:text}`batch_big_ig` dB for {glue:text}`batch_big` digits, where it shows the strokes of
