@@ -202,6 +202,27 @@ def _attack_config(args):
     return base.replace(**changes), dlg
 
 
+def run_fields(rec) -> dict:
+    """How an attack run ended, as ``metrics.json`` records it (image and text modes alike)."""
+    return {
+        "iterations": rec.iterations,
+        "seconds": round(rec.seconds, 3),
+        "converged": rec.converged,
+        "status": rec.status,
+        "message": rec.message,
+        "restarts": rec.restarts,
+        "gradient_distance": rec.distance,
+    }
+
+
+def warn_if_failed(rec) -> bool:
+    """Print a one-line warning when the attack diverged or stalled; True if it did."""
+    if rec.status in ("diverged", "stalled"):
+        print(f"dlgtut: warning: the attack {rec.status}: {rec.message}", file=sys.stderr)
+        return True
+    return False
+
+
 def _run_leak(args) -> int:
     import dataclasses
 
@@ -253,13 +274,7 @@ def _run_leak(args) -> int:
     np.save(args.out / "reconstruction.npy", reconstruction)
     metrics = {
         **scores.as_dict(),
-        "iterations": rec.iterations,
-        "seconds": round(rec.seconds, 3),
-        "converged": rec.converged,
-        "status": rec.status,
-        "message": rec.message,
-        "restarts": rec.restarts,
-        "gradient_distance": rec.distance,
+        **run_fields(rec),
         "identifiable": rec.identifiable,
         "batch_size": len(batch),
         "true_labels": batch.labels.tolist(),
@@ -296,9 +311,7 @@ def _run_leak(args) -> int:
         f"MSE {scores.mse:.2e}, PSNR {scores.psnr:.1f} dB, SSIM {scores.ssim:.3f}, "
         f"labels {scores.label_accuracy:.0%} right. Outputs in {args.out}"
     )
-    if rec.status in ("diverged", "stalled"):
-        print(f"dlgtut: warning: the attack {rec.status}: {rec.message}", file=sys.stderr)
-    elif not rec.identifiable:
+    if not warn_if_failed(rec) and not rec.identifiable:
         print(f"dlgtut: warning: {rec.message}", file=sys.stderr)
     return 0
 

@@ -90,6 +90,7 @@ def run(args) -> int:
     import torch
 
     from .attacks.text_dlg import TextDLGConfig, sentence_assignment, text_dlg, token_accuracy
+    from .cli import run_fields, warn_if_failed
     from .text import TextBatch, TextParticipant, TinyLM, default_vocabulary
 
     vocab = default_vocabulary()
@@ -127,13 +128,7 @@ def run(args) -> int:
         "unknown_tokens": unknown,
         "true_sentences": truth_text,
         "recovered_sentences": recovered_text,
-        "iterations": rec.iterations,
-        "seconds": round(rec.seconds, 3),
-        "converged": rec.converged,
-        "status": rec.status,
-        "message": rec.message,
-        "restarts": rec.restarts,
-        "gradient_distance": rec.distance,
+        **run_fields(rec),
         "bag_of_words": [vocab.itos[i] for i in rec.bag.tolist()],
         "attack": "dlg",
         "model": "tinylm",
@@ -172,6 +167,5 @@ def run(args) -> int:
     if unknown:
         print(f"dlgtut: warning: {unknown} token(s) outside the corpus vocabulary became <unk>",
               file=sys.stderr)
-    if rec.status in ("diverged", "stalled"):
-        print(f"dlgtut: warning: the attack {rec.status}: {rec.message}", file=sys.stderr)
+    warn_if_failed(rec)
     return 0
