@@ -33,7 +33,6 @@ CFG = GANAttackConfig()  # digits, victim class 3, 4 participants, 100 rounds, s
 
 @pytest.fixture(scope="module")
 def fed():
-    torch.set_num_threads(1)
     return federation(CFG)
 
 

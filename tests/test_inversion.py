@@ -31,7 +31,6 @@ from dlgtut.errors import ConfigError, DataError
 
 @pytest.fixture(scope="module")
 def digits():
-    torch.set_num_threads(1)
     return inversion_case("digits", seed=0)
 
 

@@ -33,9 +33,13 @@ def test_ig_recovers_a_photo_from_a_relu_network_where_dlg_fails(chelsea):
     base = dlg(update, iterations=200, progress=False)
     theirs = score(base.images, base.labels, chelsea.images, chelsea.labels)
     assert ig.labels.tolist() == [3]
-    # Measured (seed 0): IG 19.1 dB / SSIM 0.46, DLG 16.6 dB / SSIM 0.33.
-    assert ours.psnr > 18 and ours.ssim > 0.4, ours
-    assert ours.ssim > theirs.ssim + 0.1 and ours.psnr > theirs.psnr + 1.5, (ours, theirs)
+    # Measured (seed 0, torch 2.14.1, 1 and 2 threads): IG 18.9 dB / SSIM 0.432; DLG stalls at
+    # 16.7 dB / SSIM 0.33. (With torch 2.15 IG reached 0.46: the numbers move with the torch
+    # build.) Each bound leaves at least half of the measured gap: IG above 0.38, DLG below
+    # 0.4, IG ahead by 0.05 SSIM and 1 dB where we measured 0.10 and 2.2 dB.
+    assert ours.psnr > 17.5 and ours.ssim > 0.38, ours
+    assert base.status == "stalled" and theirs.ssim < 0.4, (base.status, theirs)
+    assert ours.ssim > theirs.ssim + 0.05 and ours.psnr > theirs.psnr + 1, (ours, theirs)
 
 
 def test_ig_beats_dlg_on_a_trained_relu_network():

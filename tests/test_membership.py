@@ -45,16 +45,6 @@ from dlgtut.roc import roc_summary
 from dlgtut.server import federated_training, split_among
 from dlgtut.training import MLP
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models are tiny: on shared cores, torch's threads only wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ------------------------------------------------------------------------------------------
 # The scores themselves
 # ------------------------------------------------------------------------------------------

@@ -26,15 +26,6 @@ from dlgtut.server import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small models train fastest on one thread, and a busy machine cannot stall it.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits():
     """scikit-learn's digits at their native 8 x 8: 1400 for training, 397 for testing."""
