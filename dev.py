@@ -6,6 +6,13 @@
 
 `book --cached` reuses the notebook execution cache (for authors); the default build clears it
 and executes every notebook, because the cache only sees notebook code, not changes in dlgtut.
+`test --random-order` runs the tests in a random order (modules and the tests inside them).
+
+The environment is pinned: .venv/ gets exactly the versions in `constraints.txt`, the ones the
+tests and the book were checked with, so a fresh clone does not drift with the day's releases.
+`python3 dev.py lock` resolves the dependencies afresh in a throw-away environment and rewrites
+`constraints.txt` (then run both commands and commit the file if they pass). pyproject.toml keeps
+loose ranges for people who install dlgtut beside their own torch (Colab).
 Only the standard library is used here: this file runs before anything is installed.
 """
 
@@ -26,6 +33,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".dlgtut-installed"
 BUILD = ROOT / "_build"
+CONSTRAINTS = ROOT / "constraints.txt"
+PIP = "pip==26.3"  # pip itself is pinned too: its resolver decides what gets installed
 
 
 def _run(cmd: list[str | Path], **kwargs) -> None:
@@ -36,20 +45,53 @@ def _run(cmd: list[str | Path], **kwargs) -> None:
 
 
 def _install_key() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _install(python: Path, constraints: Path | None) -> None:
+    pin = [] if constraints is None else ["-c", constraints]
+    _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PIP])
+    _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pin,
+          "-e", ".[dev]"])
 
 
 def ensure_venv() -> None:
-    """Create .venv/ and install dlgtut with every extra, unless that is already done."""
+    """Create .venv/ and install dlgtut with every extra at the pinned versions, unless done."""
     if not PYTHON.exists():
         _run([sys.executable, "-m", "venv", VENV])
     if STAMP.exists() and STAMP.read_text() == _install_key():
         return
     started = time.perf_counter()
-    _run([PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]"])
+    _install(PYTHON, CONSTRAINTS)
     STAMP.write_text(_install_key())
     print(f"dlgtut: environment ready in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def lock() -> None:
+    """Resolve every dependency afresh in a temporary venv and write the pins to constraints.txt."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="dlgtut-lock-") as tmp:
+        venv = Path(tmp) / "venv"
+        _run([sys.executable, "-m", "venv", venv])
+        python = venv / BIN.name / PYTHON.name
+        _install(python, None)
+        frozen = subprocess.run(
+            [str(python), "-m", "pip", "freeze", "--exclude-editable",
+             "--disable-pip-version-check"],
+            cwd=ROOT, check=True, capture_output=True, text=True,
+        ).stdout
+    pins = sorted(line for line in frozen.splitlines() if line and not line.startswith("#"))
+    header = [
+        "# Exact versions that `python3 dev.py setup/book/test` install (pip -c constraints.txt).",
+        "# Written by `python3 dev.py lock`; run both README commands before committing a new one.",
+        f"# Resolved with Python {sys.version.split()[0]} on {time.strftime('%Y-%m-%d')}.",
+    ]
+    CONSTRAINTS.write_text("\n".join(header + pins) + "\n")
+    print(f"dlgtut: wrote {len(pins)} pins to {CONSTRAINTS.name}")
 
 
 def book(cached: bool) -> None:
@@ -63,10 +105,11 @@ def book(cached: bool) -> None:
     print(f"dlgtut: book built in {time.perf_counter() - started:.0f} s; open {index}")
 
 
-def test(pytest_args: list[str]) -> None:
+def test(pytest_args: list[str], random_order: bool) -> None:
     ensure_venv()
     _run([PYTHON, "-m", "ruff", "check", "dlgtut", "tests", "benchmarks", "dev.py"])
-    _run([PYTHON, "-m", "pytest", *pytest_args])
+    shuffle = ["--random-order"] if random_order else []
+    _run([PYTHON, "-m", "pytest", *shuffle, *pytest_args])
 
 
 def main() -> None:
@@ -75,13 +118,18 @@ def main() -> None:
     p_book = sub.add_parser("book", help="install into .venv/ and build the executed book")
     p_book.add_argument("--cached", action="store_true", help="reuse the execution cache")
     p_test = sub.add_parser("test", help="install into .venv/ and run lint and tests")
+    p_test.add_argument("--random-order", action="store_true",
+                        help="shuffle the modules and the tests in each (the seed is printed)")
     p_test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     sub.add_parser("setup", help="only create .venv/ and install")
+    sub.add_parser("lock", help="resolve the dependencies afresh and rewrite constraints.txt")
     args = parser.parse_args()
     if args.command == "book":
         book(args.cached)
     elif args.command == "test":
-        test(args.pytest_args)
+        test(args.pytest_args, args.random_order)
+    elif args.command == "lock":
+        lock()
     else:
         ensure_venv()
 
