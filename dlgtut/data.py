@@ -284,10 +284,26 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     mode = img.mode
     if mode in ("1", "L", "LA", "La"):
         return np.asarray(img.convert("L"))
-    if mode.startswith("I;16") or mode == "I":  # 16-bit grey (PIL's convert("L") would clip)
-        return np.clip(np.asarray(img).astype(np.float32) / 65535.0, 0.0, 1.0)
+    if mode.startswith("I;16"):  # 16-bit grey (PIL's convert("L") would clip)
+        return np.asarray(img).astype(np.float32) / 65535.0
+    if mode == "I":  # 32-bit signed integers: 16-bit data some readers widen, or true 32-bit
+        arr = np.asarray(img).astype(np.int64)
+        if arr.size and arr.min() < 0:
+            raise DataError("a 32-bit integer image with negative pixel values cannot be read "
+                            "as brightness; save it as an 8- or 16-bit image")
+        bits = getattr(img, "tag_v2", {}).get(258) if hasattr(img, "tag_v2") else None
+        depth = int(bits[0] if isinstance(bits, tuple) else bits) if bits else None
+        if depth is None:
+            depth = 16 if (not arr.size or arr.max() <= 65535) else 32
+        return (arr / float(2 ** min(depth, 31) - 1)).clip(0, 1).astype(np.float32)
     if mode == "F":
-        return np.asarray(img, dtype=np.float32)
+        arr = np.asarray(img, dtype=np.float32)
+        if arr.size and not (np.isfinite(arr).all() and arr.min() >= 0 and arr.max() <= 1):
+            lo, hi = np.nanmin(arr), np.nanmax(arr)
+            raise DataError(f"a floating-point image must have finite values in [0, 1]; this "
+                            f"one spans [{lo:.3g}, {hi:.3g}]" + (
+                                " and has NaN or inf" if not np.isfinite(arr).all() else ""))
+        return arr
     return np.asarray(img.convert("RGB"))  # RGB, RGBA, P, PA, CMYK, YCbCr, ...
 
 
@@ -381,8 +397,11 @@ def load_image(path: str | Path, *, size: int = 32, channels: int | None = None)
             arr = _pil_to_array(ImageOps.exif_transpose(img))
     except UnidentifiedImageError:
         raise DataError(f"not an image: {p}") from None
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt file, no permission
-        raise DataError(f"cannot read image {p}: {exc}") from None
+    except DataError as exc:
+        raise DataError(f"{p}: {exc}") from None
+    except Exception as exc:  # a truncated, corrupt or huge file: PIL raises many kinds
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read image {p}: {reason}") from None
     return to_image_tensor(arr, size=size, channels=channels)[None]
 
 

@@ -6,7 +6,7 @@ message and exits with status 2 instead of showing a stack trace.
 
 from __future__ import annotations
 
-__all__ = ["DlgtutError", "DataError", "ConfigError", "AttackError"]
+__all__ = ["DlgtutError", "DataError", "ConfigError", "AttackError", "WrongTypeError"]
 
 
 class DlgtutError(Exception):
@@ -23,3 +23,7 @@ class ConfigError(DlgtutError, ValueError):
 
 class AttackError(DlgtutError, RuntimeError):
     """An attack cannot run on what it was given."""
+
+
+class WrongTypeError(DlgtutError, TypeError):
+    """An argument is of the wrong kind (a private batch where a shared update belongs, ...)."""

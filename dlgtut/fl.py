@@ -14,6 +14,7 @@ the private batch cannot reach them by accident; ground truth enters only in :mo
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import AttackError, DataError
+from .errors import AttackError, DataError, WrongTypeError
 
 __all__ = [
     "PrivateBatch",
@@ -29,15 +30,46 @@ __all__ = [
     "Participant",
     "soft_cross_entropy",
     "one_hot",
+    "as_labels",
+    "require_update",
 ]
+
+
+def as_labels(labels, name: str = "labels") -> Tensor:
+    """Integer class labels as a 1-D int64 tensor; anything else raises DataError.
+
+    Floats are refused rather than truncated (a label 2.7 is a mistake, not class 2), and so
+    are booleans and negative values.
+
+    Example:
+        >>> as_labels([3, 1]).tolist()
+        [3, 1]
+        >>> as_labels(torch.tensor([2.7]))
+        Traceback (most recent call last):
+        ...
+        dlgtut.errors.DataError: labels must be integer class indices, got dtype torch.float32
+    """
+    try:
+        t = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError):
+        raise DataError(f"{name} must be integer class indices, got {type(labels).__name__}"
+                        ) from None
+    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        raise DataError(f"{name} must be integer class indices, got dtype {t.dtype}")
+    t = t.reshape(-1) if t.ndim == 0 else t
+    if t.ndim != 1:
+        raise DataError(f"{name} must be one-dimensional, got shape {tuple(t.shape)}")
+    if t.numel() and int(t.min()) < 0:
+        raise DataError(f"{name} must not be negative, got {int(t.min())}")
+    return t.long()
 
 
 def one_hot(labels: Tensor, num_classes: int) -> Tensor:
     """Float one-hot rows for integer ``labels``; a label outside the classes raises DataError."""
-    labels = torch.as_tensor(labels)
-    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+    labels = as_labels(labels)
+    if labels.numel() and labels.max() >= num_classes:
         raise DataError(f"labels must lie in [0, {num_classes - 1}], got {labels.tolist()}")
-    return F.one_hot(labels.long(), num_classes).float()
+    return F.one_hot(labels, num_classes).float()
 
 
 def soft_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
@@ -75,21 +107,25 @@ class PrivateBatch:
     labels: Tensor
 
     def __post_init__(self) -> None:
-        images, labels = self.images, torch.as_tensor(self.labels)
+        images = self.images
         if not isinstance(images, Tensor) or images.ndim != 4:
             shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
             raise DataError(f"images must be a tensor of shape N x C x H x W, got {shape}")
         if not images.is_floating_point():
             raise DataError(f"images must be floats in [0, 1], got dtype {images.dtype}")
-        if images.numel() and (images.min() < 0 or images.max() > 1):
+        if images.shape[0] == 0 or images.numel() == 0:
+            raise DataError(f"a batch needs at least one non-empty image, got shape "
+                            f"{tuple(images.shape)}")
+        if not torch.isfinite(images).all():
+            raise DataError("images contain NaN or inf")
+        if images.min() < 0 or images.max() > 1:
             raise DataError("images must lie in [0, 1]")
-        if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        labels = as_labels(self.labels)
+        if labels.shape[0] != images.shape[0]:
             raise DataError(
-                f"need one label per image: {images.shape[0]} images, labels {tuple(labels.shape)}"
+                f"need one label per image: {images.shape[0]} images, {labels.shape[0]} labels"
             )
-        if images.shape[0] == 0:
-            raise DataError("a batch needs at least one image")
-        object.__setattr__(self, "labels", labels.long())
+        object.__setattr__(self, "labels", labels)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -137,14 +173,43 @@ class SharedUpdate:
         )
 
 
+def require_update(update, who: str) -> SharedUpdate:
+    """Check that an attack was given a :class:`SharedUpdate`; say what went wrong if not."""
+    if isinstance(update, SharedUpdate):
+        return update
+    if isinstance(update, PrivateBatch):
+        raise WrongTypeError(
+            f"{who} takes the SharedUpdate a participant shares, not the PrivateBatch itself "
+            "(the attacker never sees the private batch): pass Participant(model).fedsgd(batch)"
+        )
+    raise WrongTypeError(f"{who} takes a SharedUpdate, got {type(update).__name__}")
+
+
+def _model_parameters(model) -> list[nn.Parameter]:
+    if not isinstance(model, nn.Module):
+        raise WrongTypeError(f"the model must be a torch.nn.Module, got {type(model).__name__}")
+    params = [p for p in model.parameters()]
+    if not params:
+        raise DataError("the model has no parameters, so it has no update to share")
+    if not all(p.is_floating_point() for p in params):
+        raise DataError("the model's parameters must be floating point")
+    return params
+
+
 class Participant:
     """An honest participant: computes the update it would share on its private batch.
 
     The loss is :func:`soft_cross_entropy` on one-hot labels, averaged over the batch (the
-    original DLG setting). The public model is never modified.
+    original DLG setting). The public model is never modified: updates are computed on a
+    copy, so even a model with BatchNorm in training mode keeps its running statistics. The
+    batch is moved to the model's device and dtype (a float64 model gets a float64 batch).
 
     Args:
         model: the public model of this round.
+
+    Raises:
+        WrongTypeError: ``model`` is not a ``torch.nn.Module``.
+        DataError: the model has no (floating-point) parameters.
 
     Example:
         >>> from dlgtut.models import LeNet
@@ -156,36 +221,58 @@ class Participant:
     """
 
     def __init__(self, model: nn.Module) -> None:
+        _model_parameters(model)
         self.model = model
 
-    def _loss(self, model: nn.Module, images: Tensor, labels: Tensor) -> Tensor:
-        logits = model(images)
-        return soft_cross_entropy(logits, one_hot(labels, logits.shape[-1]).to(logits.dtype))
+    def _inputs(self, batch: PrivateBatch) -> tuple[Tensor, Tensor]:
+        """The batch on the model's device and in its dtype."""
+        if not isinstance(batch, PrivateBatch):
+            raise WrongTypeError(
+                f"the participant needs a PrivateBatch, got {type(batch).__name__}")
+        p = next(self.model.parameters())
+        return batch.images.to(p.device, p.dtype), batch.labels.to(p.device)
 
-    def _num_classes(self, batch: PrivateBatch) -> int:
-        with torch.no_grad():
-            return int(self.model(batch.images[:1]).shape[-1])
+    def _logits(self, model: nn.Module, images: Tensor) -> Tensor:
+        try:
+            logits = model(images)
+        except RuntimeError as err:  # a shape or channel mismatch deep inside torch
+            reason = str(err).strip().splitlines()[0]
+            raise DataError(f"the model cannot take images of shape "
+                            f"{tuple(images.shape[1:])}: {reason}") from None
+        if not isinstance(logits, Tensor) or logits.ndim != 2:
+            raise DataError("the model must return N x K class scores")
+        return logits
 
-    def _public(self, batch: PrivateBatch, tensors, kind, **facts) -> SharedUpdate:
+    def _loss(self, model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, int]:
+        """The batch loss and the model's number of classes."""
+        logits = self._logits(model, images)
+        k = logits.shape[-1]
+        if int(labels.max()) >= k:
+            raise DataError(f"labels must lie in [0, {k - 1}] for the model's {k} classes, "
+                            f"got {int(labels.max())}")
+        return soft_cross_entropy(logits, one_hot(labels, k).to(logits.dtype)), k
+
+    def _public(self, batch: PrivateBatch, tensors, kind, num_classes, **facts) -> SharedUpdate:
         return SharedUpdate(
             model=copy.deepcopy(self.model),
             tensors=tuple(t.detach().clone() for t in tensors),
             kind=kind,
             batch_size=len(batch),
             input_shape=tuple(batch.images.shape[1:]),
-            num_classes=self._num_classes(batch),
+            num_classes=num_classes,
             **facts,
         )
 
     def fedsgd(self, batch: PrivateBatch) -> SharedUpdate:
         """FedSGD: the gradient of the batch loss with respect to every parameter."""
-        params = [p for p in self.model.parameters()]
-        num_classes = self._num_classes(batch)
-        if batch.labels.max() >= num_classes or batch.labels.min() < 0:
-            raise DataError(f"labels must lie in [0, {num_classes - 1}]")
-        loss = self._loss(self.model, batch.images, batch.labels)
-        grads = torch.autograd.grad(loss, params)
-        return self._public(batch, grads, "gradient")
+        images, labels = self._inputs(batch)
+        local = copy.deepcopy(self.model)  # BatchNorm in train mode must not touch the original
+        params = [p for p in local.parameters()]
+        loss, k = self._loss(local, images, labels)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        grads = [torch.zeros_like(p) if g is None else g
+                 for p, g in zip(params, grads, strict=True)]
+        return self._public(batch, grads, "gradient", k)
 
     def fedavg(
         self,
@@ -204,23 +291,30 @@ class Participant:
             minibatch_size: if given, each step uses the next slice of this many examples
                 (cycling through the batch in order); otherwise every step uses the whole batch.
         """
-        if local_steps < 1:
-            raise DataError(f"local_steps must be at least 1, got {local_steps}")
-        if lr <= 0:
-            raise DataError(f"lr must be positive, got {lr}")
+        if isinstance(local_steps, bool) or not isinstance(local_steps, int) or local_steps < 1:
+            raise DataError(f"local_steps must be an integer of at least 1, got {local_steps!r}")
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not (
+                math.isfinite(lr) and lr > 0):
+            raise DataError(f"lr must be a positive finite number, got {lr!r}")
+        if minibatch_size is not None and (isinstance(minibatch_size, bool) or not isinstance(
+                minibatch_size, int) or minibatch_size < 1):
+            raise DataError(f"minibatch_size must be a positive integer, got {minibatch_size!r}")
+        images, labels = self._inputs(batch)
         local = copy.deepcopy(self.model)
         start = [p.detach().clone() for p in local.parameters()]
         opt = torch.optim.SGD(local.parameters(), lr=lr)
         n = len(batch)
-        size = n if minibatch_size is None else max(1, min(minibatch_size, n))
+        size = n if minibatch_size is None else min(minibatch_size, n)
+        k = 0
         for step in range(local_steps):
             lo = (step * size) % n
-            idx = torch.arange(lo, lo + size) % n
+            idx = torch.arange(lo, lo + size, device=images.device) % n
             opt.zero_grad()
-            self._loss(local, batch.images[idx], batch.labels[idx]).backward()
+            loss, k = self._loss(local, images[idx], labels[idx])
+            loss.backward()
             opt.step()
         delta = [p.detach() - s for p, s in zip(local.parameters(), start, strict=True)]
         return self._public(
-            batch, delta, "weight_delta", local_steps=local_steps, lr=lr,
+            batch, delta, "weight_delta", k, local_steps=local_steps, lr=float(lr),
             meta={"minibatch_size": size},
         )

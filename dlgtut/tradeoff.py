@@ -133,16 +133,30 @@ def _data(s: Setting):
 
 
 def check_defense(name: str, value) -> None:
+    """Raise ConfigError unless ``value`` is a strength the defence ``name`` can take.
+
+    Checked before any training or attack runs, so a bad value costs nothing.
+    """
     if name not in DEFAULT_GRIDS:
         raise ConfigError(f"unknown defence {name!r}; choose from {', '.join(DEFAULT_GRIDS)}")
     if name in ("none", "float16", "int8"):
+        if value is not None:
+            raise ConfigError(f"the {name} defence takes no value, got {value!r}")
         return
     if value is None:
         raise ConfigError(f"the {name} defence needs a value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"the {name} defence needs a finite number, got {value!r}")
     if name in ("batch", "local-steps", "secure-aggregation") and (
         int(value) != value or not 1 <= value <= 10
     ):
         raise ConfigError(f"{name} needs a whole number from 1 to 10, got {value}")
+    if name == "dp-sgd" and not value > 0:
+        raise ConfigError(f"dp-sgd needs a positive noise multiplier, got {value}")
+    if name in ("gaussian", "laplacian", "prune"):
+        from .defenses import make_defense
+
+        make_defense(name, value)  # its own checks: a positive variance, a fraction in [0, 1)
 
 
 def _update_transform(name, value, seed):

@@ -7,6 +7,7 @@ from torch import nn
 
 from dlgtut.errors import AttackError, DataError
 from dlgtut.fl import Participant, PrivateBatch, SharedUpdate, soft_cross_entropy
+from dlgtut.models import LeNet
 
 
 def _tiny_model() -> nn.Module:
@@ -107,3 +108,85 @@ def test_label_outside_the_classes_is_rejected():
         Participant(_tiny_model()).fedavg(
             PrivateBatch(torch.rand(1, 1, 1, 3), torch.tensor([1])), local_steps=0, lr=0.1
         )
+
+
+@pytest.mark.parametrize(
+    "labels,match",
+    [
+        (torch.tensor([2.7]), "integer class indices, got dtype torch.float32"),
+        (torch.tensor([2.0]), "integer class indices"),  # refused, not truncated
+        (torch.tensor([True]), "integer class indices"),
+        (torch.tensor([-1]), "must not be negative"),
+        ("3", "integer class indices"),
+    ],
+)
+def test_labels_must_be_integers_not_truncated_floats(labels, match):
+    with pytest.raises(DataError, match=match):
+        PrivateBatch(torch.rand(1, 1, 4, 4), labels)
+
+
+def test_nan_images_are_refused():
+    images = torch.rand(1, 1, 4, 4)
+    images[0, 0, 1, 1] = float("nan")
+    with pytest.raises(DataError, match="NaN or inf"):
+        PrivateBatch(images, torch.tensor([0]))
+
+
+def test_an_attack_given_the_private_batch_says_so():
+    from dlgtut.attacks import dlg, inverting_gradients
+    from dlgtut.errors import WrongTypeError
+
+    batch = PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([1]))
+    for attack in (dlg, inverting_gradients):
+        with pytest.raises(WrongTypeError, match="not the PrivateBatch itself"):
+            attack(batch)
+        with pytest.raises(WrongTypeError, match="takes a SharedUpdate, got dict"):
+            attack({})
+
+
+def test_the_batch_follows_the_models_dtype():
+    net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0).double()
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([3])))
+    assert all(t.dtype == torch.float64 for t in update.tensors)
+
+
+@pytest.mark.parametrize("images", [torch.rand(1, 3, 8, 8), torch.rand(1, 1, 9, 13)],
+                         ids=["channels", "size"])
+def test_images_the_model_cannot_take_give_one_line(images):
+    net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0)
+    with pytest.raises(DataError, match=r"the model cannot take images of shape") as err:
+        Participant(net).fedsgd(PrivateBatch(images, torch.tensor([3])))
+    assert "\n" not in str(err.value)
+
+
+def test_a_model_that_is_not_a_module_is_refused():
+    from dlgtut.errors import WrongTypeError
+
+    with pytest.raises(WrongTypeError, match="torch.nn.Module"):
+        Participant(lambda x: x)
+    with pytest.raises(DataError, match="no parameters"):
+        Participant(torch.nn.Flatten())
+
+
+def test_batchnorm_statistics_of_the_public_model_are_untouched():
+    # The docstring promises the public model is never modified; BatchNorm in train mode
+    # updates running statistics on every forward pass, so the participant works on a copy.
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4),
+                              torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 10)).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    batch = PrivateBatch(torch.rand(4, 1, 8, 8), torch.tensor([1, 2, 3, 4]))
+    Participant(net).fedsgd(batch)
+    Participant(net).fedavg(batch, local_steps=2, lr=0.1)
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"local_steps": 2.5, "lr": 0.1}, "local_steps"),
+    ({"local_steps": 1, "lr": float("nan")}, "lr must be a positive finite"),
+    ({"local_steps": 1, "lr": 0.1, "minibatch_size": 0}, "minibatch_size"),
+])
+def test_fedavg_refuses_bad_hyperparameters(kwargs, match):
+    net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0)
+    with pytest.raises(DataError, match=match):
+        Participant(net).fedavg(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([3])), **kwargs)

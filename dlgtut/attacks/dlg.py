@@ -34,10 +34,16 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..errors import AttackError, ConfigError
-from ..fl import SharedUpdate, one_hot, soft_cross_entropy
+from ..fl import SharedUpdate, one_hot, require_update, soft_cross_entropy
 from ..optim import CompactLBFGS
-from .identifiability import identifiability
-from .labels import infer_labels
+from .identifiability import (
+    AGREEMENT_PSNR,
+    UNINFORMATIVE,
+    agreement,
+    identifiability,
+    input_sensitivity,
+)
+from .labels import analytic_labels
 from .result import Reconstruction, Snapshot, Status
 
 __all__ = ["DLGConfig", "dlg", "gradient_distance"]
@@ -77,6 +83,10 @@ class DLGConfig:
         progress: show a tqdm progress bar.
         seed: seed of the attack's own random draws; None draws from the global generator
             (which is how the original script behaves, and what parity needs).
+        verify_starts: after a converged run, this many more runs from uniformly random
+            starts; if one of them also matches the gradient but finds other images, the batch
+            is not identified (status ``"unidentified"``). None: 1 for batches of two or more,
+            0 for a single example.
     """
 
     iterations: int = 300
@@ -98,6 +108,7 @@ class DLGConfig:
     time_limit: float | None = None
     progress: bool = True
     seed: int | None = 0
+    verify_starts: int | None = None
 
     def __post_init__(self) -> None:
         choices = {
@@ -114,6 +125,8 @@ class DLGConfig:
             raise ConfigError(f"iterations must be at least 1, got {self.iterations}")
         if self.snapshot_every < 0 or self.restarts < 0 or self.history_size < 1:
             raise ConfigError("snapshot_every and restarts must be >= 0, history_size >= 1")
+        if self.verify_starts is not None and self.verify_starts < 0:
+            raise ConfigError(f"verify_starts must be >= 0, got {self.verify_starts}")
         if self.lr is not None and self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
 
@@ -129,6 +142,7 @@ class DLGConfig:
             init="randn", labels="joint", dtype="float32", stop_distance=None, restarts=0,
             seed=None, stall_steps=10**9,
         )
+        base["verify_starts"] = 0  # the original claims nothing, so nothing is verified
         return cls(**{**base, **overrides})
 
     def replace(self, **changes) -> DLGConfig:
@@ -192,9 +206,20 @@ class _Problem:
         self.num_classes = update.num_classes
         self.labels: Tensor | None = None
         self.target_probs: Tensor | None = None
+        self.warnings: list[str] = []
         if cfg.labels == "analytic":
-            self.labels = infer_labels(update)
+            guess = analytic_labels(update)
+            self.labels = guess.labels
             self.target_probs = one_hot(self.labels, self.num_classes).to(self.dtype)
+            if guess.warning:
+                self.warnings.append(guess.warning)
+        self.sensitivity = input_sensitivity(self.model, update.input_shape, self.shape[0],
+                                             self.num_classes, self.labels)
+        if self.sensitivity < UNINFORMATIVE:
+            self.warnings.append(
+                f"the gradient barely depends on the input (a grey and a random batch give "
+                f"gradients {self.sensitivity:.1e} apart, relative): no image can be read "
+                "from it")
 
     def dummy_target(self, dummy_label: Tensor | None) -> Tensor:
         if dummy_label is None:
@@ -245,9 +270,12 @@ def _run_once(
     bar,
     deadline: float | None,
     start_iteration: int,
+    init: str | None = None,
+    iterations: int | None = None,
 ) -> tuple[Status, str, int, Tensor, Tensor | None, float, list[Snapshot], list[float]]:
     cfg = problem.cfg
-    x = _draw(cfg.init, problem.shape, gen, problem.dtype).requires_grad_(True)
+    iterations = iterations or cfg.iterations
+    x = _draw(init or cfg.init, problem.shape, gen, problem.dtype).requires_grad_(True)
     dummy_label = None
     if cfg.labels == "joint":
         dummy_label = _draw("randn", (problem.shape[0], problem.num_classes), gen, problem.dtype)
@@ -274,7 +302,7 @@ def _run_once(
     status: Status = "max_iterations"
     message = ""
     step = 0
-    for step in range(1, cfg.iterations + 1):
+    for step in range(1, iterations + 1):
         opt.step(closure)
         d = current()
         distances.append(d)
@@ -311,7 +339,7 @@ def _run_once(
             status, message = "max_iterations", f"time limit reached at step {step}"
             break
     if status == "max_iterations" and not message:
-        message = f"ran all {cfg.iterations} steps; final distance {best[0]:.3g}"
+        message = f"ran all {iterations} steps; final distance {best[0]:.3g}"
     if cfg.snapshot_every and history[-1].iteration != step and math.isfinite(best[0]):
         history.append(Snapshot(step, best[1].clamp(0, 1).float().clone(), best[0]))
     return status, message, step, best[1], best[2], best[0], history, distances
@@ -350,6 +378,7 @@ def dlg(
         >>> rec.labels.tolist(), rec.status
         ([4], 'converged')
     """
+    update = require_update(update, "dlg")
     cfg = config or DLGConfig()
     if overrides:
         cfg = cfg.replace(**overrides)
@@ -372,8 +401,40 @@ def dlg(
     if restarts:
         message += f" (after {restarts} restart{'s' if restarts > 1 else ''})"
     count = identifiability(update)
-    if not count.possible:
-        message += f"; but {count}, so expect a wrong reconstruction"
+    verify = cfg.verify_starts if cfg.verify_starts is not None else int(update.batch_size > 1)
+    doubt = None  # why the batch is not identified, when it is not
+    if problem.sensitivity < UNINFORMATIVE:
+        doubt = "the gradient barely depends on the input"
+    elif not count.possible:
+        doubt = str(count)
+    elif status == "converged" and verify:
+        # Another start gets twice the steps the first one needed (at least 50): if it matches
+        # the gradient too, the two must agree; if it does not, the check proves nothing.
+        budget = min(cfg.iterations, max(2 * steps, 50))
+        with tqdm(total=budget * verify, desc="DLG check", disable=not cfg.progress,
+                  leave=False) as bar:
+            agreed = []
+            for _ in range(verify):
+                other = _run_once(problem, gen, None, bar, deadline, total_steps, init="rand",
+                                  iterations=budget)
+                total_steps += other[2]
+                if other[0] != "converged":
+                    continue
+                worst = agreement(other[3].float().clamp(0, 1), x.float().clamp(0, 1))
+                if worst < AGREEMENT_PSNR:
+                    doubt = (f"another start matched the gradient as well ({other[5]:.2g}) with "
+                             f"other images (down to {worst:.1f} dB PSNR between the two): the "
+                             "gradient does not single out one batch")
+                    break
+                agreed.append(worst)
+        if doubt is None:
+            message += (f"; {len(agreed)} other start(s) agreed (>= {min(agreed):.0f} dB)"
+                        if agreed else f"; the check from {verify} other start(s) was "
+                        f"inconclusive (none matched the gradient within {budget} steps)")
+    if doubt is not None and status == "converged":
+        status, message = "unidentified", f"the gradient was matched ({message}), but {doubt}"
+    elif doubt is not None:
+        message += f"; and {doubt}"
     label_probs = None
     if dummy_label is not None:
         label_probs = F.softmax(dummy_label.float(), dim=-1)
@@ -393,5 +454,6 @@ def dlg(
         distances=distances,
         label_probs=label_probs,
         message=message,
-        identifiable=count.possible,
+        identifiable=doubt is None,
+        warnings=tuple(problem.warnings),
     )

@@ -186,6 +186,15 @@ class GANAttackConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.victim_class, bool) or not isinstance(self.victim_class, int) or not (
+                0 <= self.victim_class < 10):  # digits and MNIST both have 10 classes
+            raise ConfigError(f"victim class {self.victim_class!r} is not a class of "
+                              f"{self.dataset} (0..9)")
+        floats = ("lr", "generator_lr", "fake_fraction", "diversity", "noise_multiplier",
+                  "max_grad_norm", "delta")
+        bad = [n for n in floats if not math.isfinite(getattr(self, n))]
+        if bad:
+            raise ConfigError(f"{bad[0]} must be a finite number, got {getattr(self, bad[0])}")
         if self.diversity < 0:
             raise ConfigError(f"diversity must be >= 0, got {self.diversity}")
         if self.participants < 2:

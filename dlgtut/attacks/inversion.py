@@ -44,6 +44,7 @@ from ..training import MLP, predict_logits, train_classifier
 from .inverting import total_variation
 
 __all__ = [
+    "inversion_data",
     "MIFaceConfig",
     "Inversion",
     "mi_face",
@@ -480,8 +481,30 @@ class InversionCase:
 _NATIVE_SIZE = {"digits": 8, "faces": 25, "lfw": 32}
 
 
+def inversion_data(
+    dataset: str = "digits", *, identities: int = 5, root: str | None = None
+) -> ImageSet:
+    """The real dataset of a model-inversion case, grey and at its native size.
+
+    ``digits`` (scikit-learn, 10 classes, 8 x 8), ``faces`` (scikit-image's LFW crops, face
+    against non-face, 25 x 25), ``lfw`` (torchvision's LFW people, grey 32 x 32, the
+    ``identities`` people with most photos; offline it falls back to ``faces``).
+
+    Raises:
+        DataError: an unknown dataset.
+        ConfigError: fewer than 2 identities.
+    """
+    if dataset not in INVERSION_DATASETS:
+        raise DataError(f"unknown dataset {dataset!r} for inversion; choose from "
+                        f"{', '.join(INVERSION_DATASETS)}")
+    if isinstance(identities, bool) or not isinstance(identities, int) or identities < 2:
+        raise ConfigError(f"identities must be an integer of at least 2, got {identities!r}")
+    data = load_dataset(dataset, size=_NATIVE_SIZE[dataset], channels=1, root=root)
+    return top_classes(data, identities) if data.name == "lfw" else data
+
+
 def inversion_case(
-    dataset: str = "digits",
+    dataset: str | ImageSet = "digits",
     *,
     seed: int = 0,
     identities: int = 5,
@@ -494,12 +517,11 @@ def inversion_case(
     The dataset is shuffled with ``seed`` and cut in two halves. The target, an MLP with 128
     ReLU units trained with Adam and an L2 penalty ``weight_decay``, learns from the first; the
     evaluator (:func:`train_evaluator`, a convolutional LeNet, seed ``seed + 1``) from the
-    second. Datasets: ``digits`` (scikit-learn, 10 classes, 8 x 8), ``faces`` (scikit-image's
-    LFW crops, face against non-face, 25 x 25), ``lfw`` (torchvision's LFW people, grey
-    32 x 32, the ``identities`` people with most photos; offline it falls back to ``faces``).
+    second. Datasets: see :func:`inversion_data`.
 
     Args:
-        dataset: one of :data:`INVERSION_DATASETS`.
+        dataset: one of :data:`INVERSION_DATASETS`, or the :class:`ImageSet` that
+            :func:`inversion_data` returned (so its classes can be checked before training).
         seed: seed of the split, the target's weights and its shuffling.
         identities: people kept from LFW.
         weight_decay: the target's L2 penalty.
@@ -512,14 +534,10 @@ def inversion_case(
     Raises:
         DataError: an unknown dataset.
     """
-    if dataset not in INVERSION_DATASETS:
-        raise DataError(f"unknown dataset {dataset!r} for inversion; choose from "
-                        f"{', '.join(INVERSION_DATASETS)}")
-    if isinstance(identities, bool) or not isinstance(identities, int) or identities < 2:
-        raise ConfigError(f"identities must be an integer of at least 2, got {identities!r}")
-    data = load_dataset(dataset, size=_NATIVE_SIZE[dataset], channels=1, root=root)
-    if data.name == "lfw":
-        data = top_classes(data, identities)
+    if isinstance(dataset, ImageSet):
+        data = dataset
+    else:
+        data = inversion_data(dataset, identities=identities, root=root)
     if epochs is None:
         epochs = 60 if data.name == "digits" else 100
     k = len(data.classes)

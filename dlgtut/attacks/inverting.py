@@ -38,9 +38,9 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from ..errors import AttackError, ConfigError
-from ..fl import SharedUpdate, one_hot, soft_cross_entropy
-from .identifiability import identifiability
-from .labels import infer_labels
+from ..fl import SharedUpdate, as_labels, one_hot, require_update, soft_cross_entropy
+from .identifiability import UNINFORMATIVE, identifiability, input_sensitivity
+from .labels import LabelGuess, analytic_labels
 from .result import Reconstruction, Snapshot, Status
 
 __all__ = ["IGConfig", "inverting_gradients", "total_variation", "cosine_distance"]
@@ -178,16 +178,16 @@ class _Matcher:
         return [p - p0 for p, p0 in zip(params, self.params, strict=True)]
 
 
-def _labels(update: SharedUpdate, repeated: bool | None) -> Tensor:
+def _labels(update: SharedUpdate, repeated: bool | None) -> LabelGuess:
     """Labels read off the update (for K local steps, off the mean step ``-delta / (K lr)``)."""
     if update.kind != "weight_delta" or update.local_steps == 1:
-        return infer_labels(update, repeated=repeated)
+        return analytic_labels(update, repeated=repeated)
     steps = update.local_steps or 1
     pseudo = dataclasses.replace(
         update, kind="gradient", local_steps=None, lr=None,
         tensors=tuple(-t / (steps * update.lr) for t in update.tensors),
     )
-    return infer_labels(pseudo, repeated=repeated)
+    return analytic_labels(pseudo, repeated=repeated)
 
 
 def _start(cfg: IGConfig, shape: Sequence[int], gen: torch.Generator | None) -> Tensor:
@@ -277,19 +277,29 @@ def inverting_gradients(
         >>> rec.labels.tolist(), rec.distance < 0.1
         ([4], True)
     """
+    update = require_update(update, "inverting_gradients")
     cfg = config or IGConfig()
     if overrides:
         cfg = cfg.replace(**overrides)
     matcher = _Matcher(update)
+    warnings: list[str] = []
     if labels is None:
-        labels = _labels(update, cfg.repeated_labels)
-    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        guess = _labels(update, cfg.repeated_labels)
+        labels = guess.labels
+        warnings += [guess.warning] if guess.warning else []
+    labels = as_labels(labels)
     if len(labels) != update.batch_size:
         raise ConfigError(f"{len(labels)} labels for a batch of {update.batch_size}")
     if labels.min() < 0 or labels.max() >= update.num_classes:
         raise ConfigError(f"labels must lie in [0, {update.num_classes - 1}]")
     probs = one_hot(labels, update.num_classes).float()
     shape = (update.batch_size, *update.input_shape)
+    sensitivity = input_sensitivity(update.model, update.input_shape, update.batch_size,
+                                    update.num_classes, labels)
+    if sensitivity < UNINFORMATIVE:
+        warnings.append(f"the gradient barely depends on the input (a grey and a random batch "
+                        f"give gradients {sensitivity:.1e} apart, relative): no image can be "
+                        "read from it")
     gen = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
     started = time.perf_counter()
     deadline = None if cfg.time_limit is None else started + cfg.time_limit
@@ -307,8 +317,13 @@ def inverting_gradients(
     if cfg.trials > 1:
         message += f" (best of {trial + 1} trials)"
     count = identifiability(update)
-    if not count.possible:
-        message += f"; but {count}, so expect a wrong reconstruction"
+    identified = count.possible and sensitivity >= UNINFORMATIVE
+    if sensitivity < UNINFORMATIVE:
+        message += "; but the gradient barely depends on the input"
+    elif not count.possible:
+        message += f"; but {count}, so the prior alone decides between the batches that fit"
+    if status == "converged" and sensitivity < UNINFORMATIVE:
+        status = "unidentified"
     return Reconstruction(
         images=x.detach().float().clamp(0, 1),
         labels=labels.clone(),
@@ -320,5 +335,6 @@ def inverting_gradients(
         history=history,
         distances=distances,
         message=message,
-        identifiable=count.possible,
+        identifiable=identified,
+        warnings=tuple(warnings),
     )

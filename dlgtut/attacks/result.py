@@ -10,7 +10,7 @@ from torch import Tensor
 
 __all__ = ["Snapshot", "Reconstruction", "Status"]
 
-Status = Literal["converged", "max_iterations", "diverged", "stalled"]
+Status = Literal["converged", "unidentified", "max_iterations", "diverged", "stalled"]
 
 
 class Snapshot(NamedTuple):
@@ -34,9 +34,12 @@ class Reconstruction:
     Attributes:
         images: ``N x C x H x W`` reconstructed images in [0, 1] (float32, CPU).
         labels: ``N`` recovered labels (analytic, or the argmax of the optimised soft label).
-        status: ``"converged"`` (the stop rule on the gradient distance fired),
-            ``"max_iterations"`` (ran out of iterations), ``"diverged"`` (NaN, inf or an
-            exploding distance; see ``message``) or ``"stalled"`` (the optimiser made no progress).
+        status: ``"converged"`` (the stop rule on the gradient distance fired and nothing
+            showed that other batches match the gradient as well), ``"unidentified"`` (the
+            gradient was matched, but it does not single out this batch: other starts match it
+            equally well with other images, or it barely depends on the input; see
+            ``message``), ``"max_iterations"`` (ran out of iterations), ``"diverged"`` (NaN,
+            inf or an exploding distance) or ``"stalled"`` (the optimiser made no progress).
         iterations: optimiser steps taken in the returned run.
         seconds: wall-clock time of the whole attack, restarts included.
         distance: final gradient distance of the returned run.
@@ -45,9 +48,11 @@ class Reconstruction:
         distances: the gradient distance after every iteration.
         label_probs: ``N x K`` soft labels when labels were optimised jointly, else None.
         message: a one-line human-readable account of how the attack ended.
-        identifiable: False when the batch has more unknowns than the gradient can constrain
-            (:mod:`~dlgtut.attacks.identifiability`): the gradient may then be matched by a
-            wrong batch, even with status ``"converged"``.
+        identifiable: False when the gradient does not determine the batch: it has more
+            unknowns than the gradient can constrain (:mod:`~dlgtut.attacks.identifiability`),
+            the gradient barely depends on the input, or starts that matched it disagree.
+        warnings: one line for each assumption of the attack that did not hold (repeated
+            labels where distinct ones were assumed, an uninformative gradient, ...).
     """
 
     images: Tensor
@@ -62,6 +67,7 @@ class Reconstruction:
     label_probs: Tensor | None = None
     message: str = ""
     identifiable: bool = True
+    warnings: tuple[str, ...] = ()
 
     @property
     def converged(self) -> bool:

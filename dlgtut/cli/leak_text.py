@@ -11,20 +11,26 @@ files as the image mode: ``metrics.json``, ``reconstruction.npy`` (recovered tok
 from __future__ import annotations
 
 import dataclasses
-import json
-import sys
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .common import (
+    positive_int,
+    prepare_out,
+    run_fields,
+    save_figure,
+    use_agg,
+    warn,
+    warn_if_failed,
+    write_metrics,
+)
 
 __all__ = ["add_options", "run"]
 
-# Options of the image mode that mean nothing for text, with their defaults.
-_IMAGE_ONLY = {
-    "image": None, "label": None, "dataset": None, "size": 32, "channels": None,
-    "data_dir": None, "model": None, "num_classes": None, "local_steps": None,
-    "local_lr": None, "tv": None, "paper": False, "labels": None, "init": None,
-    "optimizer": None, "snapshot_every": 10,
-}
+# Options of the image mode that mean nothing for text. They all default to None or False
+# except --size, whose default is the image mode's (so text mode compares with it).
+_IMAGE_ONLY = ("image", "label", "dataset", "size", "channels", "data_dir", "model",
+               "num_classes", "local_steps", "local_lr", "tv", "paper", "labels", "init",
+               "optimizer", "snapshot_every")
 
 
 def add_options(parser) -> None:
@@ -39,7 +45,8 @@ def add_options(parser) -> None:
                    help="the private sentences (words outside the corpus vocabulary become "
                    "<unk>); with no sentence, --batch-size sentences of the shipped corpus "
                    "(Pride and Prejudice, ch. 1) from --index")
-    g.add_argument("--length", type=int, default=None, metavar="T",
+    g.add_argument("--length", type=positive_int("--length", 10_000), default=None,
+                   metavar="T",
                    help="cut every sentence to its first T tokens (default: the shortest's "
                    "length, at most 33, the model's context plus one)")
     g.add_argument("--unknowns", choices=("tokens", "embeddings"), default=None,
@@ -48,10 +55,11 @@ def add_options(parser) -> None:
                    help="skip the discrete repair of the recovered tokens")
 
 
-def _check(args) -> None:
+def _check(args, size_default: int) -> None:
+    defaults = {"size": size_default}
     given = [
-        f"--{name.replace('_', '-')}" for name, default in _IMAGE_ONLY.items()
-        if getattr(args, name) != default
+        f"--{name.replace('_', '-')}" for name in _IMAGE_ONLY
+        if getattr(args, name) not in (defaults.get(name), None, False)
     ]
     if given:
         verb = "applies" if len(given) == 1 else "apply"
@@ -64,37 +72,38 @@ def _check(args) -> None:
 
 
 def _sentences(args, vocab) -> tuple[list[str], dict]:
-    from .text import corpus_sentences
+    from ..text import corpus_sentences
 
     if args.text:
-        if args.index != 0 or args.batch_size is not None:
+        if args.index is not None or args.batch_size is not None:
             raise ConfigError("--index and --batch-size pick corpus sentences; not with "
                               "sentences given after --text")
         return list(args.text), {"sentences": "command line"}
     corpus = corpus_sentences(min_tokens=2)
-    if not 0 <= args.index < len(corpus):
+    index, n = args.index or 0, args.batch_size or 1
+    if not 0 <= index < len(corpus):
         raise ConfigError(f"--index must lie in [0, {len(corpus) - 1}] for the corpus's "
                           f"{len(corpus)} sentences")
-    n = args.batch_size or 1
-    if args.index + n > len(corpus):
-        raise ConfigError(f"--index {args.index} with --batch-size {n} runs past the corpus's "
+    if index + n > len(corpus):
+        raise ConfigError(f"--index {index} with --batch-size {n} runs past the corpus's "
                           f"{len(corpus)} sentences")
-    return corpus[args.index : args.index + n], {
-        "sentences": "corpus", "indices": list(range(args.index, args.index + n))}
+    return corpus[index : index + n], {
+        "sentences": "corpus", "indices": list(range(index, index + n))}
 
 
-def run(args) -> int:
+def run(args, size_default: int = 32) -> int:
     """Run the text mode of ``leak``; return the exit status."""
-    _check(args)
+    _check(args, size_default)
     import numpy as np
     import torch
 
-    from .attacks.text_dlg import TextDLGConfig, sentence_assignment, text_dlg, token_accuracy
-    from .cli import run_fields, warn_if_failed
-    from .text import TextBatch, TextParticipant, TinyLM, default_vocabulary
+    from ..attacks.text_dlg import TextDLGConfig, sentence_assignment, text_dlg, token_accuracy
+    from ..text import TextBatch, TextParticipant, TinyLM, default_vocabulary
 
     vocab = default_vocabulary()
     sentences, source = _sentences(args, vocab)
+    if any(not s.strip() for s in sentences):
+        raise ConfigError("a sentence after --text is empty")
     lengths = [len(vocab.encode(s)) for s in sentences]
     model = TinyLM(len(vocab), seed=args.seed)
     length = args.length if args.length is not None else min(min(lengths), model.context + 1)
@@ -108,6 +117,7 @@ def run(args) -> int:
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     config = TextDLGConfig(**changes)
+    out = prepare_out(args.out)
     rec = text_dlg(update, config)
 
     perm = sentence_assignment(rec.tokens, batch)
@@ -116,9 +126,8 @@ def run(args) -> int:
     recovered_text = [rec.text[i] for i in perm.tolist()]
     exact = [bool(torch.equal(a, b)) for a, b in zip(tokens, batch.ids, strict=True)]
     acc = token_accuracy(rec.tokens, batch)
-    args.out.mkdir(parents=True, exist_ok=True)
-    np.save(args.out / "reconstruction.npy", tokens.numpy())
-    metrics = {
+    np.save(out / "reconstruction.npy", tokens.numpy())
+    write_metrics(out, {
         "mode": "text",
         "token_accuracy": acc,
         "token_accuracy_whole_vocabulary": token_accuracy(rec.tokens_any, batch),
@@ -136,36 +145,25 @@ def run(args) -> int:
         "seed": args.seed,
         "input": source,
         "config": dataclasses.asdict(config),
-        "torch": torch.__version__,
-    }
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    })
     lines = []
     for i, (t, r, ok) in enumerate(zip(truth_text, recovered_text, exact, strict=True)):
         lines += [f"sentence {i + 1} ({'exact' if ok else 'differs'})",
                   f"  truth:     {t}", f"  recovered: {r}"]
-    (args.out / "reconstruction.txt").write_text("\n".join(lines) + "\n")
+    (out / "reconstruction.txt").write_text("\n".join(lines) + "\n")
 
-    import matplotlib
+    use_agg()
+    from ..viz_text import plot_distances, plot_sentences
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .viz_text import plot_distances, plot_sentences
-
-    fig = plot_sentences(batch.ids, tokens, vocab)
-    fig.savefig(args.out / "reconstruction.png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    fig = plot_distances(rec.distances or [rec.distance])
-    fig.savefig(args.out / "progress.png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(plot_sentences(batch.ids, tokens, vocab), out / "reconstruction.png")
+    save_figure(plot_distances(rec.distances or [rec.distance]), out / "progress.png")
 
     print(
         f"{rec.status}: {len(batch)} sentence(s) of {length} tokens in {rec.iterations} steps "
         f"({rec.seconds:.1f} s); token accuracy {acc:.1%}, {sum(exact)} of {len(batch)} "
-        f"sentences exact. Outputs in {args.out}"
+        f"sentences exact. Outputs in {out}"
     )
     if unknown:
-        print(f"dlgtut: warning: {unknown} token(s) outside the corpus vocabulary became <unk>",
-              file=sys.stderr)
+        warn(f"{unknown} token(s) outside the corpus vocabulary became <unk>")
     warn_if_failed(rec)
     return 0

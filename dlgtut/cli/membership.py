@@ -9,9 +9,23 @@ threshold (Yeom et al.), shadow models and an attack classifier (Shokri et al.) 
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
+
+from ..errors import ConfigError
+from .common import (
+    data_dir,
+    only_with,
+    out_dir,
+    positive_int,
+    prepare_out,
+    real,
+    save_figure,
+    seed,
+    use_agg,
+    write_metrics,
+)
+
+__all__ = ["add_parser", "run"]
 
 ATTACKS = ("loss", "shadow", "lira")
 DATASETS = ("digits", "faces", "mnist", "cifar10", "cifar100")
@@ -20,8 +34,6 @@ _NATIVE_SIZE = {"digits": 8, "faces": 25}  # the others are resized to 16 x 16 (
 
 def add_parser(sub) -> None:
     """Register the ``membership`` subcommand on the ``dlgtut`` parser's subparsers."""
-    from .cli import _positive
-
     p = sub.add_parser(
         "membership",
         help="infer which records a model was trained on (loss, shadow models, LiRA)",
@@ -36,58 +48,59 @@ def add_parser(sub) -> None:
     data.add_argument("--dataset", choices=DATASETS, default="digits",
                       help="digits and faces ship offline; mnist and cifar10/100 are downloaded "
                       "when possible, else replaced by digits or photos (default digits)")
-    data.add_argument("--size", type=_positive("size"), default=None,
+    data.add_argument("--size", type=positive_int("size", 256), default=None,
                       help="image side (default 8 for digits, 25 for faces, 16 otherwise)")
-    data.add_argument("--train-size", type=_positive("train size"), default=None,
+    data.add_argument("--train-size", type=positive_int("train size", 1_000_000), default=None,
                       help="the target's training set; there are twice as many candidates "
                       "(default 200, or half the dataset if smaller)")
-    data.add_argument("--data-dir", type=Path, default=None,
-                      help="where datasets are downloaded (default $DLGTUT_DATA or ~/.cache)")
+    data.add_argument("--data-dir", type=data_dir, default=None,
+                      help="where mnist and cifar are downloaded (default $DLGTUT_DATA or "
+                      "~/.cache)")
     model = p.add_argument_group("the target's training recipe (the shadow models copy it)")
-    model.add_argument("--epochs", type=_positive("epochs"), default=100,
+    model.add_argument("--epochs", type=positive_int("epochs", 100_000), default=100,
                        help="training epochs (default 100: overfit)")
-    model.add_argument("--hidden", type=_positive("hidden width"), default=256,
+    model.add_argument("--hidden", type=positive_int("hidden width", 100_000), default=256,
                        help="width of the MLP's hidden layer (default 256)")
-    model.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (1e-3)")
-    model.add_argument("--weight-decay", type=float, default=0.0,
+    model.add_argument("--lr", type=real("--lr", low=0, low_open=True, high=10), default=1e-3,
+                       help="Adam's learning rate (1e-3)")
+    model.add_argument("--weight-decay", type=real("--weight-decay", low=0, high=100),
+                       default=0.0,
                        help="L2 penalty, a regulariser (default 0)")
     atk = p.add_argument_group("the attack")
-    atk.add_argument("--shadows", type=_positive("number of shadow models"), default=None,
+    atk.add_argument("--shadows", type=positive_int("number of shadow models", 10_000),
+                     default=None,
                      help="shadow models for --attack shadow or lira (default 64)")
     atk.add_argument("--lira-variant", choices=("online", "offline"), default=None,
                      help="LiRA with IN and OUT shadows (online, default) or OUT only")
     atk.add_argument("--variance", choices=("global", "per-example"), default=None,
                      help="LiRA's variance estimate (default global)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the data, target and shadows (0)")
+    p.add_argument("--seed", type=seed, default=0, help="seeds the data, target and shadows (0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="output folder: metrics.json, roc.png, scores.png, scores.npz")
-    p.set_defaults(run=_run)
+    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
+                   help="output folder (new, empty, or an earlier run's): metrics.json, "
+                   "roc.png, scores.png, scores.npz")
+    p.set_defaults(run=run)
 
 
 def _check(args) -> None:
-    from .errors import ConfigError
-
-    if args.attack == "loss" and args.shadows is not None:
-        raise ConfigError("--shadows is for --attack shadow or lira; the loss attack needs none")
-    if args.attack != "lira":
-        for opt in ("lira_variant", "variance"):
-            if getattr(args, opt) is not None:
-                raise ConfigError(f"--{opt.replace('_', '-')} is for --attack lira")
+    only_with(args, {
+        "shadows": (args.attack != "loss", "to --attack shadow or lira; the loss attack needs "
+                    "none"),
+        "lira_variant": (args.attack == "lira", "to --attack lira"),
+        "variance": (args.attack == "lira", "to --attack lira"),
+        "data_dir": (args.dataset not in _NATIVE_SIZE, "to the datasets that are downloaded "
+                     "(mnist, cifar10, cifar100)"),
+    })
     if args.shadows is not None and args.shadows < 2:
         raise ConfigError(f"--shadows must be at least 2, got {args.shadows}")
-    if not args.lr > 0:
-        raise ConfigError(f"--lr must be positive, got {args.lr}")
-    if args.weight_decay < 0:
-        raise ConfigError(f"--weight-decay must not be negative, got {args.weight_decay}")
 
 
 def _candidates(args):
     """``2 * train_size`` records drawn at random (seeded) from the dataset."""
     import torch
 
-    from .data import load_dataset
-    from .errors import ConfigError, DataError
+    from ..data import load_dataset
+    from ..errors import DataError
 
     size = args.size or _NATIVE_SIZE.get(args.dataset, 16)
     # A downloaded dataset is cut to the candidates before it is converted (CIFAR is 600 MB).
@@ -105,10 +118,12 @@ def _candidates(args):
     return data.subset(torch.randperm(len(data), generator=gen)[: 2 * train_size]), train_size
 
 
-def _run(args) -> int:
+def run(args) -> int:
+    """Run ``membership``; return the exit status."""
+    _check(args)
     import numpy as np
 
-    from .attacks.membership import (
+    from ..attacks.membership import (
         Recipe,
         lira_attack,
         loss_attack,
@@ -117,9 +132,9 @@ def _run(args) -> int:
         train_shadows,
         train_target,
     )
-    from .roc import plot_roc, roc_summary
+    from ..roc import plot_roc, roc_summary
 
-    _check(args)
+    out = prepare_out(args.out)
     started = time.perf_counter()
     candidates, train_size = _candidates(args)
     recipe = Recipe(hidden=(args.hidden,), epochs=args.epochs, lr=args.lr,
@@ -145,8 +160,7 @@ def _run(args) -> int:
     train_acc, test_acc = target.accuracy(labels)
     seconds = time.perf_counter() - started
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out / "scores.npz", scores=scores, members=target.members, labels=labels)
+    np.savez(out / "scores.npz", scores=scores, members=target.members, labels=labels)
     config = {
         "attack": args.attack,
         "dataset": args.dataset,
@@ -175,23 +189,16 @@ def _run(args) -> int:
         "seconds": round(seconds, 3),
         "config": config,
     }
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(out, metrics)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    use_agg()
     title = f"{name} on {candidates.name}"
-    fig = plot_roc({name: summary}, title=title)
-    fig.savefig(args.out / "roc.png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(plot_roc({name: summary}, title=title), out / "roc.png")
     fig = plot_score_histogram(scores, target.members, xlabel=f"score ({what})",
                                title=f"{title}: train {train_acc:.0%}, test {test_acc:.0%}")
-    fig.savefig(args.out / "scores.png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, out / "scores.png")
     print(f"{name}: AUC {summary.auc:.3f}, TPR {summary.tpr_at_1pct_fpr:.1%} at 1 % FPR and "
           f"{summary.tpr_at_0_1pct_fpr:.1%} at 0.1 % FPR on {len(candidates)} candidates "
           f"(target: train {train_acc:.1%}, test {test_acc:.1%}; {seconds:.1f} s). "
-          f"Outputs in {args.out}")
+          f"Outputs in {out}")
     return 0

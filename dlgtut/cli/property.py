@@ -9,8 +9,19 @@ others' aggregate update; a server's view of the victim's single update is attac
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from ..errors import ConfigError
+from .common import (
+    out_dir,
+    positive_int,
+    prepare_out,
+    real,
+    save_figure,
+    seed,
+    use_agg,
+    write_metrics,
+)
+
+__all__ = ["add_parser", "run"]
 
 DATASETS = ("digits", "faces")
 # Per dataset: image side, test / adversary / victim examples, batch size, server learning rate.
@@ -24,8 +35,7 @@ _DEFAULTS = {
 
 def add_parser(sub) -> None:
     """Register the ``property`` subcommand on the ``dlgtut`` parser's subparsers."""
-    from .attacks.property import FEATURES
-    from .cli import _positive
+    from ..attacks.property import FEATURES
 
     p = sub.add_parser(
         "property",
@@ -39,24 +49,25 @@ def add_parser(sub) -> None:
     data.add_argument("--dataset", choices=DATASETS, default="digits",
                       help="digits (task: 10 classes; property: thick strokes) or faces (task: "
                       "face or not; property: bright); both ship offline (default digits)")
-    data.add_argument("--aux-size", type=_positive("aux size"), default=None,
+    data.add_argument("--aux-size", type=positive_int("aux size", 100_000), default=None,
                       help="the adversary's auxiliary examples (default 400 digits, 60 faces)")
-    data.add_argument("--victim-size", type=_positive("victim size"), default=None,
+    data.add_argument("--victim-size", type=positive_int("victim size", 100_000), default=None,
                       help="the victim's examples (default 500 digits, 60 faces)")
-    data.add_argument("--test-size", type=_positive("test size"), default=None,
+    data.add_argument("--test-size", type=positive_int("test size", 100_000), default=None,
                       help="held out for the main task (default 197 digits, 40 faces)")
     fed = p.add_argument_group("the federation (FedSGD)")
-    fed.add_argument("--participants", type=_positive("participants"), default=5,
+    fed.add_argument("--participants", type=positive_int("participants", 10_000), default=5,
                      help="participants, the adversary and the victim included (default 5)")
-    fed.add_argument("--rounds", type=_positive("rounds"), default=30,
+    fed.add_argument("--rounds", type=positive_int("rounds", 100_000), default=30,
                      help="training rounds (default 30)")
-    fed.add_argument("--batch-size", type=_positive("batch size"), default=None,
+    fed.add_argument("--batch-size", type=positive_int("batch size", 100_000), default=None,
                      help="every participant's batch (default 32 digits, 8 faces)")
-    fed.add_argument("--lr", type=float, default=None,
+    fed.add_argument("--lr", type=real("--lr", low=0, low_open=True, high=100), default=None,
                      help="the server's learning rate (default 0.3 digits, 0.05 faces)")
-    fed.add_argument("--hidden", type=_positive("hidden width"), default=64,
+    fed.add_argument("--hidden", type=positive_int("hidden width", 100_000), default=64,
                      help="width of the MLP's hidden layer (default 64)")
-    fed.add_argument("--fraction", type=float, default=1.0,
+    fed.add_argument("--fraction", type=real("--fraction", low=0, low_open=True, high=1),
+                     default=1.0,
                      help="share of the victim's batch with the property when it has it "
                      "(default 1)")
     fed.add_argument("--property-rounds", type=int, nargs=2, metavar=("START", "STOP"),
@@ -65,27 +76,28 @@ def add_parser(sub) -> None:
     atk = p.add_argument_group("the attack")
     atk.add_argument("--features", choices=FEATURES, default="last",
                      help="classify the output layer's update (last, default) or all of it")
-    atk.add_argument("--train-draws", type=_positive("train draws"), default=600,
+    atk.add_argument("--train-draws", type=positive_int("train draws", 1_000_000), default=600,
                      help="simulated updates the attacker trains on per round (default 600)")
-    atk.add_argument("--eval-draws", type=_positive("eval draws"), default=200,
+    atk.add_argument("--eval-draws", type=positive_int("eval draws", 1_000_000), default=200,
                      help="observed updates scored per round for its AUC (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the split, model and draws (0)")
+    p.add_argument("--seed", type=seed, default=0, help="seeds the split, model and draws (0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="output folder: metrics.json, auc_per_round.png, roc.png")
-    p.set_defaults(run=_run)
+    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
+                   help="output folder (new, empty, or an earlier run's): metrics.json, "
+                   "auc_per_round.png, roc.png")
+    p.set_defaults(run=run)
 
 
-def _run(args) -> int:
-    from .attacks.property_data import PROPERTY_NAMES, intensity_property, split_for_property
-    from .attacks.property_fl import (
+def run(args) -> int:
+    """Run ``property``; return the exit status."""
+    from ..attacks.property_data import PROPERTY_NAMES, intensity_property, split_for_property
+    from ..attacks.property_fl import (
         PropertyConfig,
         plot_attack_roc,
         plot_rounds,
         run_property_inference,
     )
-    from .data import load_dataset
-    from .errors import ConfigError
+    from ..data import load_dataset
 
     defaults = _DEFAULTS[args.dataset]
     if args.participants < 2:
@@ -100,6 +112,7 @@ def _run(args) -> int:
         seed=args.seed,
     )
     config.check()
+    out = prepare_out(args.out)
     data = load_dataset(args.dataset, size=defaults["size"])
     sizes = {key: getattr(args, key) or defaults[key]
              for key in ("aux_size", "victim_size", "test_size")}
@@ -110,24 +123,16 @@ def _run(args) -> int:
 
     metrics = {**result.metrics(), "dataset": data.name, "source": data.source}
     metrics["config"].update(sizes, dataset=args.dataset, participants=args.participants)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(out, metrics)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    use_agg()
     fig = plot_rounds(result, title=f"Property inference on {data.name} "
                       f"({result.property_name}), {args.participants} participants")
-    fig.savefig(args.out / "auc_per_round.png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    fig = plot_attack_roc(result)
-    fig.savefig(args.out / "roc.png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, out / "auc_per_round.png")
+    save_figure(plot_attack_roc(result), out / "roc.png")
     print(f"property '{result.property_name}' on {data.name}, {args.participants} participants, "
           f"{config.rounds} rounds: AUC {result.roc.auc:.3f} from the aggregate "
           f"(TPR {result.roc.tpr_at_1pct_fpr:.1%} at 1 % FPR), {result.single_roc.auc:.3f} from "
           f"a single update; the real rounds: AUC {result.run_auc:.3f} ({result.seconds:.1f} s). "
-          f"Outputs in {args.out}")
+          f"Outputs in {out}")
     return 0

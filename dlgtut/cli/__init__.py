@@ -1,0 +1,62 @@
+"""The command line: ``python -m dlgtut <command> ...``, one module per command.
+
+================  ==========================================================================
+``leak``          reconstruct private images and labels (or sentences) from a shared update
+``membership``    infer which records a model was trained on
+``property``      infer a property of a participant's batches from FedSGD updates
+``invert``        recover a representative of each class from a trained classifier
+``gan-attack``    steal a class from a federation with a generator
+``defend``        measure a defence: what the attack still recovers, and the accuracy kept
+================  ==========================================================================
+
+Each command module has ``add_parser(subparsers)`` and a ``run(args)`` it registers; what they
+share (argument types, the output folder, ``metrics.json``, figures, warnings) lives in
+:mod:`dlgtut.cli.common`. Bad input ends in one line on stderr and exit status 2; nothing deep
+inside torch is shown. Heavy imports (torch, matplotlib) happen inside ``run``, so ``--help``
+and argument errors are instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ..errors import DlgtutError
+from . import common, defend, gan_attack, invert, leak, membership, property
+from .common import Parser, forget_empty_outputs
+
+__all__ = ["main", "build_parser"]
+
+COMMANDS = (leak, membership, property, invert, gan_attack, defend)
+
+
+def build_parser() -> Parser:
+    """The ``dlgtut`` argument parser."""
+    parser = Parser(prog="dlgtut", description="Attacks on federated learning, from the book.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m dlgtut`` and the ``dlgtut`` script; returns the exit status.
+
+    Argument errors (and ``--help``) return argparse's status instead of raising SystemExit, so
+    the function can be called from Python and tests like any other.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:
+        return int(done.code or 0)
+    try:
+        return args.run(args)
+    except DlgtutError as err:
+        forget_empty_outputs()
+        print(f"dlgtut {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dlgtut: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        common._created.clear()  # a later command in this process starts afresh

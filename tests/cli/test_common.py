@@ -1,0 +1,103 @@
+"""The shared shape of every command: argument types, the output folder, strict metrics.json."""
+
+import argparse
+import json
+import math
+
+import pytest
+
+from dlgtut.cli.common import (
+    environment,
+    json_safe,
+    out_dir,
+    positive_int,
+    prepare_out,
+    real,
+    seed,
+    write_metrics,
+)
+from dlgtut.errors import ConfigError
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN", "1e400"])
+def test_real_refuses_what_is_not_finite(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="finite"):
+        real("--lr")(text)
+
+
+def test_real_keeps_its_bounds_open_or_closed():
+    positive = real("--lr", low=0, low_open=True)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"must lie in \(0, inf\)"):
+        positive("0")
+    assert positive("1e-9") == 1e-9
+    fraction = real("--fraction", low=0, high=1)
+    assert fraction("0") == 0 and fraction("1") == 1
+    with pytest.raises(argparse.ArgumentTypeError, match=r"\[0, 1\]"):
+        fraction("1.0001")
+    with pytest.raises(argparse.ArgumentTypeError, match="a number"):
+        fraction("half")
+
+
+def test_integers_and_seeds_are_checked():
+    with pytest.raises(argparse.ArgumentTypeError, match="at least 1"):
+        positive_int("rounds")("0")
+    with pytest.raises(argparse.ArgumentTypeError, match="at most 10"):
+        positive_int("rounds", 10)("11")
+    with pytest.raises(argparse.ArgumentTypeError, match="integer"):
+        positive_int("rounds")("2.5")
+    assert seed("0") == 0 and seed(str(2**32 - 1)) == 2**32 - 1
+    for bad in ("-1", str(2**32), "1e3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            seed(bad)
+
+
+@pytest.mark.parametrize("text", ["", "  "])
+def test_an_empty_out_is_refused(text):
+    # An empty --out once wrote into the current folder and overwrote its metrics.json.
+    with pytest.raises(argparse.ArgumentTypeError, match="must name a folder"):
+        out_dir(text)
+
+
+def test_prepare_out_refuses_files_devices_and_paths_below_files(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(ConfigError, match="exists and is not a folder"):
+        prepare_out(a_file)
+    with pytest.raises(ConfigError, match="exists and is not a folder"):
+        prepare_out(__import__("pathlib").Path("/dev/null"))
+    with pytest.raises(ConfigError, match="lies below .*notes.txt, which is not a folder"):
+        prepare_out(a_file / "run")
+    assert a_file.read_text() == "mine"
+
+
+def test_prepare_out_refuses_a_folder_it_cannot_write(tmp_path):
+    # /proc refuses new folders even to root (a chmod-ed folder would not stop root).
+    with pytest.raises(ConfigError, match="cannot write to --out"):
+        prepare_out(__import__("pathlib").Path("/proc/dlgtut-test/run"))
+
+
+def test_prepare_out_keeps_other_peoples_files_and_replaces_its_own(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "metrics.json").write_text('{"mine": 1}')
+    with pytest.raises(ConfigError, match="already holds files that dlgtut did not write"):
+        prepare_out(theirs)
+    assert (theirs / "metrics.json").read_text() == '{"mine": 1}'
+    ours = prepare_out(tmp_path / "new" / "run")  # parents are made
+    write_metrics(ours, {"psnr": 30.0})
+    (ours / "figure.png").write_bytes(b"png")
+    assert prepare_out(ours) == ours  # an earlier run's folder may be written again
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert prepare_out(empty) == empty
+
+
+def test_metrics_are_strict_json_and_record_what_the_numbers_depend_on(tmp_path):
+    write_metrics(tmp_path, {"psnr": math.inf, "scores": [1.0, math.nan], "seed": 3})
+    text = (tmp_path / "metrics.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    metrics = json.loads(text)
+    assert metrics["psnr"] is None and metrics["scores"] == [1.0, None]
+    env = metrics["environment"]
+    assert set(env) >= {"dlgtut", "torch", "numpy", "python", "threads"}
+    assert env == json_safe(environment())
