@@ -24,7 +24,7 @@ import time
 import torch
 
 from dlgtut.attacks import dlg
-from dlgtut.attacks.original import original_dlg
+from dlgtut.attacks.gradient.original import original_dlg
 from dlgtut.data import load_dataset
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.models import LeNet

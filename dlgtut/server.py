@@ -1,4 +1,4 @@
-r"""The other side of federated learning: the server, the training rounds, and gossip between peers.
+r"""The other side of federated learning: the server and its training rounds.
 
 Centralised federated learning (McMahan et al., 2017) runs in rounds::
 
@@ -15,17 +15,14 @@ The :class:`Server` sees every :class:`~dlgtut.fl.SharedUpdate` of every round. 
 ``record=True`` it keeps them: that log is exactly what an honest-but-curious server holds, and
 what the attacks of the book take as input.
 
-Decentralised federated learning has no server. In :func:`decentralised_round` each node trains
-on its own data, sends its update to its neighbours, and replaces its model by the average of
-its own updated model and theirs (gossip averaging). Any neighbour then receives a full
-:class:`~dlgtut.fl.SharedUpdate`, the same object a server would.
+Decentralised federated learning, without a server, is in :mod:`dlgtut.gossip`.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,8 +41,6 @@ __all__ = [
     "Server",
     "TrainingLog",
     "federated_training",
-    "decentralised_round",
-    "ring",
 ]
 
 Kind = Literal["gradient", "weight_delta"]
@@ -461,99 +456,3 @@ def federated_training(
     return log
 
 
-def ring(n: int) -> dict[int, list[int]]:
-    """The ring topology: node ``k`` exchanges with ``k - 1`` and ``k + 1`` (modulo ``n``).
-
-    Example:
-        >>> ring(4)
-        {0: [3, 1], 1: [0, 2], 2: [1, 3], 3: [2, 0]}
-        >>> ring(2)
-        {0: [1], 1: [0]}
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ConfigError(f"a ring needs at least 2 nodes, got {n!r}")
-    if n == 2:
-        return {0: [1], 1: [0]}
-    return {k: [(k - 1) % n, (k + 1) % n] for k in range(n)}
-
-
-def _check_topology(neighbours: Mapping[int, Sequence[int]], n: int) -> None:
-    if sorted(neighbours) != list(range(n)):
-        raise ConfigError(f"neighbours must have one entry per node 0..{n - 1}, "
-                          f"got keys {sorted(neighbours)}")
-    for j, nodes in neighbours.items():
-        nodes = list(nodes)
-        if any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n for i in nodes):
-            raise ConfigError(f"node {j}'s neighbours must be nodes 0..{n - 1}, got {nodes}")
-        if j in nodes or len(set(nodes)) != len(nodes):
-            raise ConfigError(f"node {j}'s neighbours must be other nodes, each once, got {nodes}")
-        for i in nodes:
-            if j not in neighbours[i]:
-                raise ConfigError(f"links must go both ways: {i} is a neighbour of {j}, "
-                                  f"but {j} is not a neighbour of {i}")
-
-
-def decentralised_round(
-    models: Sequence[nn.Module],
-    batches: Sequence[PrivateBatch],
-    neighbours: Mapping[int, Sequence[int]],
-    *,
-    local_steps: int = 1,
-    lr: float,
-) -> dict[int, list[SharedUpdate]]:
-    r"""One round of decentralised federated learning with gossip averaging.
-
-    1. Every node ``k`` runs ``local_steps`` SGD steps at ``lr`` on its own ``batches[k]``,
-       starting from its own ``models[k]`` (:meth:`~dlgtut.fl.Participant.fedavg`).
-    2. It sends the resulting :class:`~dlgtut.fl.SharedUpdate` (its model at the start of the
-       round and its weight change) to each of its neighbours.
-    3. Every node replaces its parameters by the plain average of its own updated weights and
-       those of its neighbours, :math:`W_j \leftarrow \frac{1}{1 + |N_j|} \sum_{i \in \{j\}
-       \cup N_j} (W_i + \Delta W_i)`, computed from what it received.
-
-    Only parameters are averaged (buffers such as BatchNorm statistics stay local).
-
-    Args:
-        models: one model per node, changed in place.
-        batches: each node's private batch this round.
-        neighbours: node -> the nodes it exchanges with; links must go both ways (see
-            :func:`ring`).
-        local_steps: local SGD steps per node.
-        lr: the local learning rate.
-
-    Returns:
-        node -> the updates it received, one per neighbour in the order of ``neighbours[node]``.
-        A node's update is the same object in every neighbour's list.
-
-    Example:
-        >>> nets = [nn.Sequential(nn.Flatten(), nn.Linear(4, 2)) for _ in range(3)]
-        >>> data = [PrivateBatch(torch.rand(2, 1, 2, 2), torch.tensor([0, 1])) for _ in range(3)]
-        >>> got = decentralised_round(nets, data, ring(3), local_steps=2, lr=0.1)
-        >>> {node: [u.kind for u in updates] for node, updates in got.items()}[0]
-        ['weight_delta', 'weight_delta']
-    """
-    models, batches = list(models), list(batches)
-    n = len(models)
-    if n == 0 or len(batches) != n:
-        raise DataError(f"need one private batch per node: {n} models, {len(batches)} batches")
-    for k, batch in enumerate(batches):
-        if not isinstance(batch, PrivateBatch):
-            raise DataError(f"batch {k} is a {type(batch).__name__}, not a PrivateBatch")
-    _check_topology(neighbours, n)
-    updates = [
-        Participant(model).fedavg(batch, local_steps=local_steps, lr=lr)
-        for model, batch in zip(models, batches, strict=True)
-    ]
-
-    def updated(u: SharedUpdate) -> list[Tensor]:
-        # What any receiver can compute from the update alone: start weights plus change.
-        return [p.detach() + d for p, d in zip(u.model.parameters(), u.tensors, strict=True)]
-
-    weights = [updated(u) for u in updates]
-    received = {j: [updates[i] for i in neighbours[j]] for j in range(n)}
-    with torch.no_grad():
-        for j, model in enumerate(models):
-            group = [weights[j]] + [updated(u) for u in received[j]]
-            for p, *values in zip(model.parameters(), *group, strict=True):
-                p.copy_(torch.stack(values).mean(0))
-    return received

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlgtut.attacks.original import OriginalLeNet, weights_init
+from dlgtut.attacks.gradient.original import OriginalLeNet, weights_init
 from dlgtut.errors import ConfigError
 from dlgtut.models import MODEL_NAMES, LeNet, ResNet, build_model
 

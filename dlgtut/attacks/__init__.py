@@ -1,14 +1,36 @@
-"""Attacks on what federated learning shares.
+"""Attacks on what federated learning shares, one subpackage per threat model.
 
-Each attack takes a :class:`~dlgtut.fl.SharedUpdate` (what its threat model grants: the shared
-update, the public model, public facts) and never the private batch.
+=====================  =======================================================================
+:mod:`.gradient`       gradient leakage: a batch read back from one shared update (DLG, iDLG
+                       labels, Inverting Gradients, text)
+:mod:`.membership`     membership inference: was a record in the training set?
+:mod:`.property`       property inference: a trait of a participant's data
+:mod:`.inversion`      model inversion and the GAN attack: what a class looks like
+=====================  =======================================================================
+
+Shared by the optimisation attacks: :class:`~.result.Reconstruction` (what they return) and
+:class:`~.stopping.StopRule` (when they stop). Each attack takes what its threat model grants and
+never the private data; ground truth enters only in :mod:`dlgtut.metrics` and
+:mod:`dlgtut.roc`. The gradient-leakage attacks, the heart of the book, are also importable from
+here (``from dlgtut.attacks import dlg``).
 """
 
-from .dlg import DLGConfig, dlg, gradient_distance
-from .identifiability import Identifiability, identifiability
-from .inverting import IGConfig, inverting_gradients
-from .labels import batch_labels, idlg_label, infer_labels, last_layer_gradient, rounded_counts
+from .gradient import (
+    DLGConfig,
+    Identifiability,
+    IGConfig,
+    batch_labels,
+    dlg,
+    gradient_distance,
+    identifiability,
+    idlg_label,
+    infer_labels,
+    inverting_gradients,
+    last_layer_gradient,
+    rounded_counts,
+)
 from .result import Reconstruction, Snapshot
+from .stopping import StopRule
 
 __all__ = [
     "DLGConfig",
@@ -25,4 +47,5 @@ __all__ = [
     "rounded_counts",
     "Reconstruction",
     "Snapshot",
+    "StopRule",
 ]

@@ -49,8 +49,9 @@ class Reconstruction:
         label_probs: ``N x K`` soft labels when labels were optimised jointly, else None.
         message: a one-line human-readable account of how the attack ended.
         identifiable: False when the gradient does not determine the batch: it has more
-            unknowns than the gradient can constrain (:mod:`~dlgtut.attacks.identifiability`),
-            the gradient barely depends on the input, or starts that matched it disagree.
+            unknowns than the gradient can constrain
+            (:mod:`~dlgtut.attacks.gradient.identifiability`), the gradient barely depends on
+            the input, or starts that matched it disagree.
         warnings: one line for each assumption of the attack that did not hold (repeated
             labels where distinct ones were assumed, an uninformative gradient, ...).
     """

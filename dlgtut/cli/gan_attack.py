@@ -61,7 +61,7 @@ def run(args) -> int:
     only_with(args, {"noise_multiplier": (args.dp, "with --dp")})
     import numpy as np
 
-    from ..attacks.gan_attack import (
+    from ..attacks.inversion import (
         GANAttackConfig,
         federation,
         gan_attack,

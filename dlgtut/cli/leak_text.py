@@ -2,7 +2,7 @@
 
 The private batch is one or more sentences (given on the command line, or taken from the
 shipped corpus); the public model is :class:`~dlgtut.text.TinyLM` over the corpus vocabulary;
-the attack is :func:`~dlgtut.attacks.text_dlg.text_dlg`. The output folder receives the same
+the attack is :func:`~dlgtut.attacks.gradient.text.text_dlg`. The output folder receives the same
 files as the image mode: ``metrics.json``, ``reconstruction.npy`` (recovered token ids, row
 ``i`` paired with true sentence ``i``), ``reconstruction.png`` (sentences beside the truth),
 ``progress.png`` (gradient distance per step), and ``reconstruction.txt``.
@@ -97,7 +97,7 @@ def run(args, size_default: int = 32) -> int:
     import numpy as np
     import torch
 
-    from ..attacks.text_dlg import TextDLGConfig, sentence_assignment, text_dlg, token_accuracy
+    from ..attacks.gradient import TextDLGConfig, sentence_assignment, text_dlg, token_accuracy
     from ..text import TextBatch, TextParticipant, TinyLM, default_vocabulary
 
     vocab = default_vocabulary()
@@ -153,7 +153,7 @@ def run(args, size_default: int = 32) -> int:
     (out / "reconstruction.txt").write_text("\n".join(lines) + "\n")
 
     use_agg()
-    from ..viz_text import plot_distances, plot_sentences
+    from ..viz.text import plot_distances, plot_sentences
 
     save_figure(plot_sentences(batch.ids, tokens, vocab), out / "reconstruction.png")
     save_figure(plot_distances(rec.distances or [rec.distance]), out / "progress.png")

@@ -90,12 +90,14 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``property``; return the exit status."""
-    from ..attacks.property_data import PROPERTY_NAMES, intensity_property, split_for_property
-    from ..attacks.property_fl import (
+    from ..attacks.property import (
+        PROPERTY_NAMES,
         PropertyConfig,
+        intensity_property,
         plot_attack_roc,
         plot_rounds,
         run_property_inference,
+        split_for_property,
     )
     from ..data import load_dataset
 

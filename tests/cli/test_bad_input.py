@@ -45,9 +45,9 @@ EXPENSIVE = [  # (module, function): where each command's real work starts
     ("dlgtut.attacks", "dlg"),
     ("dlgtut.attacks", "inverting_gradients"),
     ("dlgtut.attacks.inversion", "inversion_case"),
-    ("dlgtut.attacks.gan_attack", "federation"),
+    ("dlgtut.attacks.inversion", "federation"),
     ("dlgtut.attacks.membership", "train_target"),
-    ("dlgtut.attacks.property_fl", "run_property_inference"),
+    ("dlgtut.attacks.property", "run_property_inference"),
     ("dlgtut.tradeoff", "sweep"),
 ]
 LEAK = ["leak", "--dataset", "digits"]

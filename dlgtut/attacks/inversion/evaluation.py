@@ -1,0 +1,418 @@
+"""Judging a model inversion, and the case it is judged on.
+
+Whether an inversion *is* a representative of its class is for someone other than the attacked
+model to say: an independent evaluation classifier (:func:`train_evaluator`: another
+architecture and seed, trained on the other half of the data, never shown to the attack), and
+the similarity to the real mean image of the class (:func:`class_means`, :func:`correlation`).
+:func:`inversion_case` prepares a target and such an evaluator on real data: scikit-learn's
+digits, scikit-image's LFW crops, or LFW identities when torchvision can download them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ...data import ImageSet, load_dataset
+from ...errors import ConfigError, DataError
+from ...metrics import mse, ssim
+from ...models import LeNet
+from ...server import accuracy
+from ...training import MLP, predict_logits, train_classifier
+
+__all__ = [
+    "inversion_data",
+    "class_means",
+    "correlation",
+    "recognised_fraction",
+    "InversionScores",
+    "score_inversion",
+    "train_evaluator",
+    "top_classes",
+    "InversionCase",
+    "inversion_case",
+    "INVERSION_DATASETS",
+    "plot_inversions",
+]
+
+INVERSION_DATASETS = ("digits", "faces", "lfw")
+"""Datasets :func:`inversion_case` accepts (``lfw`` falls back to ``faces`` offline)."""
+
+
+def class_means(images: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """The mean image of every class: ``num_classes x C x H x W``.
+
+    Raises:
+        DataError: a class without examples, or images and labels that do not fit together.
+
+    Example:
+        >>> x = torch.tensor([0.0, 1.0, 0.5]).reshape(3, 1, 1, 1)
+        >>> class_means(x, torch.tensor([0, 0, 1]), 2).flatten().tolist()
+        [0.5, 0.5]
+    """
+    labels = torch.as_tensor(labels)
+    if len(images) != len(labels):
+        raise DataError(f"{len(images)} images but {len(labels)} labels")
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise DataError(f"labels must lie in [0, {num_classes - 1}]")
+    counts = torch.bincount(labels, minlength=num_classes)
+    missing = [k for k in range(num_classes) if counts[k] == 0]
+    if missing:
+        raise DataError(f"need examples of every class; none of class {missing[0]}")
+    return torch.stack([images[labels == k].mean(0) for k in range(num_classes)])
+
+
+def correlation(a: Tensor, b: Tensor) -> Tensor:
+    """Pearson correlation of every pair of images ``a[i]``, ``b[i]``, over their pixels.
+
+    A constant image has no defined correlation; it scores 0.
+
+    Example:
+        >>> a = torch.tensor([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])
+        >>> correlation(a, torch.tensor([[0.0, 2.0, 4.0], [0.0, 1.0, 2.0]])).tolist()
+        [1.0, 0.0]
+    """
+    if a.shape != b.shape or a.ndim < 2:
+        raise DataError(f"need two batches of one shape, got {tuple(a.shape)}, {tuple(b.shape)}")
+    a = a.flatten(1).double()
+    b = b.flatten(1).double()
+    a = a - a.mean(1, keepdim=True)
+    b = b - b.mean(1, keepdim=True)
+    denom = a.norm(dim=1) * b.norm(dim=1)
+    r = (a * b).sum(1) / denom.clamp_min(1e-12)
+    return torch.where(denom > 0, r, torch.zeros_like(r)).float()
+
+
+def recognised_fraction(evaluator: nn.Module, images: Tensor, classes: Tensor | int) -> float:
+    """The fraction of ``images`` that ``evaluator`` assigns to ``classes`` (one, or one each).
+
+    Example:
+        >>> net = nn.Sequential(nn.Flatten(), nn.Linear(1, 2))
+        >>> with torch.no_grad():
+        ...     _ = net[1].weight.copy_(torch.tensor([[-1.0], [1.0]])), net[1].bias.zero_()
+        >>> recognised_fraction(net, torch.tensor([-1.0, 2.0, 3.0]).reshape(3, 1, 1, 1), 1)
+        0.6666666666666666
+    """
+    classes = torch.as_tensor(classes).expand(len(images))
+    return accuracy(evaluator, images, classes)
+
+
+@dataclass(frozen=True)
+class InversionScores:
+    """How well inversions represent their classes.
+
+    Attributes:
+        eval_accuracy: fraction of the inversions the evaluation classifier assigns to their
+            target class.
+        per_class: that fraction for every class inverted, ``{class: fraction}``.
+        correlation: mean Pearson correlation of an inversion with its class's real mean image.
+        ssim: mean SSIM between an inversion and its class's mean image.
+        mse: mean squared error between an inversion and its class's mean image.
+        nearest_mean_accuracy: fraction of inversions whose most correlated class mean is their
+            own class's.
+        chance: the fraction a guess would reach, ``1 / number of classes``.
+    """
+
+    eval_accuracy: float
+    per_class: dict[int, float]
+    correlation: float
+    ssim: float
+    mse: float
+    nearest_mean_accuracy: float
+    chance: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain Python values, ready for ``json.dump``."""
+        out = dataclasses.asdict(self)
+        out["per_class"] = {str(k): v for k, v in self.per_class.items()}
+        return out
+
+
+def score_inversion(
+    images: Tensor, classes: Tensor, evaluator: nn.Module, means: Tensor
+) -> InversionScores:
+    """Judge inversions with an evaluation classifier and against the real class means.
+
+    Args:
+        images: ``N x C x H x W`` inversions.
+        classes: ``N`` target classes.
+        evaluator: an independent classifier (never used by the attack).
+        means: ``K x C x H x W`` real mean image of every class (:func:`class_means`, on data
+            the target was not trained on).
+
+    Returns:
+        The :class:`InversionScores`.
+    """
+    classes = torch.as_tensor(classes, dtype=torch.long)
+    if images.ndim != 4 or len(images) != len(classes) or images.shape[1:] != means.shape[1:]:
+        raise DataError(f"need N x C x H x W inversions, one class each, of the means' shape "
+                        f"{tuple(means.shape[1:])}; got {tuple(images.shape)}")
+    pred = predict_logits(evaluator, images).argmax(-1)
+    right = pred == classes
+    per_class = {int(k): float(right[classes == k].double().mean()) for k in classes.unique()}
+    own = means[classes]
+    k = len(means)
+    corr_all = torch.stack([correlation(images, means[j].expand_as(images)) for j in range(k)], 1)
+    return InversionScores(
+        eval_accuracy=float(right.double().mean()),
+        per_class=per_class,
+        correlation=float(correlation(images, own).double().mean()),
+        ssim=float(ssim(images, own).double().mean()),
+        mse=float(mse(images, own).double().mean()),
+        nearest_mean_accuracy=float((corr_all.argmax(1) == classes).double().mean()),
+        chance=1.0 / k,
+    )
+
+
+def train_evaluator(
+    images: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    *,
+    architecture: str = "lenet",
+    seed: int = 1,
+    epochs: int = 60,
+) -> nn.Module:
+    """An evaluation classifier: trained on its own data, with its own architecture and seed.
+
+    * ``"lenet"``: the book's convolutional LeNet with ReLU and PyTorch's default
+      initialisation (for judging attacks on MLPs);
+    * ``"mlp"``: a fully connected network with one hidden layer of 64 tanh units (for judging
+      attacks on convolutional models).
+
+    Args:
+        images: ``N x C x H x W`` training images, disjoint from the attacked model's.
+        labels: ``N`` int64 labels.
+        num_classes: number of classes.
+        architecture: ``"lenet"`` or ``"mlp"``.
+        seed: seed of the weights and the shuffling.
+        epochs: passes over the data (Adam, learning rate 0.003).
+
+    Returns:
+        The trained classifier, in eval mode.
+    """
+    c, h, w = images.shape[1:]
+    if architecture == "lenet":
+        net: nn.Module = LeNet(c, num_classes, h, activation="relu", init="default", seed=seed)
+    elif architecture == "mlp":
+        net = MLP(c * h * w, num_classes, hidden=(64,), activation="tanh", seed=seed)
+    else:
+        raise ConfigError(f"unknown evaluator architecture {architecture!r}; choose lenet or mlp")
+    train_classifier(net, images, labels, epochs=epochs, lr=3e-3, seed=seed)
+    return net
+
+
+def top_classes(data: ImageSet, k: int) -> ImageSet:
+    """The examples of the ``k`` most frequent classes, relabelled ``0 .. k-1`` by frequency.
+
+    LFW has thousands of people, most with one photo; the few with many are the ones a face
+    classifier can learn.
+
+    Example:
+        >>> s = ImageSet(torch.zeros(5, 1, 2, 2), torch.tensor([2, 0, 2, 1, 2]), "abc", "t", "z")
+        >>> t = top_classes(s, 2)
+        >>> t.labels.tolist(), t.classes
+        ([0, 1, 0, 0], ('c', 'a'))
+    """
+    if k < 1 or k > len(data.classes):
+        raise DataError(f"k must lie in [1, {len(data.classes)}], got {k}")
+    counts = torch.bincount(data.labels, minlength=len(data.classes))
+    order = torch.argsort(-counts, stable=True)[:k]
+    if (counts[order] == 0).any():
+        raise DataError(f"{data.name} has fewer than {k} classes with examples")
+    remap = torch.full((len(data.classes),), -1, dtype=torch.long)
+    remap[order] = torch.arange(k)
+    new = remap[data.labels]
+    keep = torch.nonzero(new >= 0).flatten()
+    return ImageSet(data.images[keep], new[keep], tuple(data.classes[int(i)] for i in order),
+                    data.name, data.source)
+
+
+@dataclass
+class InversionCase:
+    """A target classifier to invert and an independent evaluator, on two halves of one dataset.
+
+    Attributes:
+        data: the dataset (after :func:`top_classes` for LFW identities).
+        target: the attacked MLP, trained on ``target_split``.
+        evaluator: the evaluation classifier (another architecture and seed), trained on
+            ``eval_split``; never given to the attack.
+        target_split: indices of the target's training data.
+        eval_split: indices of the evaluator's training data (disjoint from the target's).
+        target_accuracy: the target's accuracy on ``eval_split`` (data it never saw).
+        evaluator_accuracy: the evaluator's accuracy on ``target_split``.
+        means: real mean image of every class, from ``eval_split``.
+        blank: the grey level of a blank image in this domain, MI-Face's start: black for
+            digits (white strokes on black), mid-grey for photographs.
+    """
+
+    data: ImageSet
+    target: nn.Module
+    evaluator: nn.Module
+    target_split: Tensor
+    eval_split: Tensor
+    target_accuracy: float
+    evaluator_accuracy: float
+    means: Tensor
+    blank: float = 0.5
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes of the target."""
+        return len(self.data.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one input."""
+        return tuple(self.data.images.shape[1:])  # type: ignore[return-value]
+
+
+_NATIVE_SIZE = {"digits": 8, "faces": 25, "lfw": 32}
+
+
+def inversion_data(
+    dataset: str = "digits", *, identities: int = 5, root: str | None = None
+) -> ImageSet:
+    """The real dataset of a model-inversion case, grey and at its native size.
+
+    ``digits`` (scikit-learn, 10 classes, 8 x 8), ``faces`` (scikit-image's LFW crops, face
+    against non-face, 25 x 25), ``lfw`` (torchvision's LFW people, grey 32 x 32, the
+    ``identities`` people with most photos; offline it falls back to ``faces``).
+
+    Raises:
+        DataError: an unknown dataset.
+        ConfigError: fewer than 2 identities.
+    """
+    if dataset not in INVERSION_DATASETS:
+        raise DataError(f"unknown dataset {dataset!r} for inversion; choose from "
+                        f"{', '.join(INVERSION_DATASETS)}")
+    if isinstance(identities, bool) or not isinstance(identities, int) or identities < 2:
+        raise ConfigError(f"identities must be an integer of at least 2, got {identities!r}")
+    data = load_dataset(dataset, size=_NATIVE_SIZE[dataset], channels=1, root=root)
+    return top_classes(data, identities) if data.name == "lfw" else data
+
+
+def inversion_case(
+    dataset: str | ImageSet = "digits",
+    *,
+    seed: int = 0,
+    identities: int = 5,
+    weight_decay: float = 0.01,
+    epochs: int | None = None,
+    root: str | None = None,
+) -> InversionCase:
+    """Train a target MLP and an independent LeNet evaluator on two halves of a real dataset.
+
+    The dataset is shuffled with ``seed`` and cut in two halves. The target, an MLP with 128
+    ReLU units trained with Adam and an L2 penalty ``weight_decay``, learns from the first; the
+    evaluator (:func:`train_evaluator`, a convolutional LeNet, seed ``seed + 1``) from the
+    second. Datasets: see :func:`inversion_data`.
+
+    Args:
+        dataset: one of :data:`INVERSION_DATASETS`, or the :class:`ImageSet` that
+            :func:`inversion_data` returned (so its classes can be checked before training).
+        seed: seed of the split, the target's weights and its shuffling.
+        identities: people kept from LFW.
+        weight_decay: the target's L2 penalty.
+        epochs: training epochs of both models (default 60 for digits, 100 otherwise).
+        root: dataset directory for LFW (see :func:`dlgtut.data.data_root`).
+
+    Returns:
+        An :class:`InversionCase`.
+
+    Raises:
+        DataError: an unknown dataset.
+    """
+    if isinstance(dataset, ImageSet):
+        data = dataset
+    else:
+        data = inversion_data(dataset, identities=identities, root=root)
+    if epochs is None:
+        epochs = 60 if data.name == "digits" else 100
+    k = len(data.classes)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+    target_split, eval_split = order[: len(data) // 2], order[len(data) // 2 :]
+    x, y = data.images, data.labels
+    xa, ya, xb, yb = x[target_split], y[target_split], x[eval_split], y[eval_split]
+    c, h, w = data.images.shape[1:]
+    target = MLP(c * h * w, k, hidden=(128,), seed=seed)
+    train_classifier(target, xa, ya, epochs=epochs, lr=1e-3, weight_decay=weight_decay, seed=seed)
+    evaluator = train_evaluator(xb, yb, k, seed=seed + 1, epochs=epochs)
+    return InversionCase(
+        data=data,
+        target=target,
+        evaluator=evaluator,
+        target_split=target_split,
+        eval_split=eval_split,
+        target_accuracy=accuracy(target, xb, yb),
+        evaluator_accuracy=accuracy(evaluator, xa, ya),
+        means=class_means(xb, yb, k),
+        blank=0.0 if data.name == "digits" else 0.5,
+    )
+
+
+def plot_inversions(
+    images: Tensor,
+    classes: Tensor,
+    means: Tensor,
+    *,
+    examples: Tensor | None = None,
+    class_names: Sequence[str] | None = None,
+    predicted: Tensor | None = None,
+    title: str | None = None,
+):
+    """Inversions beside their classes: one column per class, real rows above the inversion.
+
+    Rows, top to bottom: a real example of the class (if ``examples`` is given), the real mean
+    image of the class, and the first inversion of the class. With ``predicted`` (the
+    evaluation classifier's classes for ``images``) each inversion is titled with its verdict,
+    in red when wrong.
+
+    Args:
+        images: ``N x C x H x W`` inversions (``N`` a multiple of the classes inverted).
+        classes: ``N`` target classes.
+        means: ``K x C x H x W`` real mean image of every class.
+        examples: ``K x C x H x W`` one real image of every class, or None.
+        class_names: names of the ``K`` classes.
+        predicted: ``N`` classes the evaluation classifier assigns to ``images``, or None.
+        title: the figure's title.
+
+    Returns:
+        A matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    classes = torch.as_tensor(classes)
+    shown = list(dict.fromkeys(int(c) for c in classes))
+    first = [int(torch.nonzero(classes == c)[0]) for c in shown]
+    names = list(class_names) if class_names is not None else [str(c) for c in range(len(means))]
+    rows = [("real example", examples), ("real class mean", means)] if examples is not None \
+        else [("real class mean", means)]
+    rows.append(("inversion", None))
+    fig, axes = plt.subplots(len(rows), len(shown), squeeze=False,
+                             figsize=(max(4.5, 1.0 * len(shown) + 1.2), 1.15 * len(rows) + 0.6))
+    for j, (c, i) in enumerate(zip(shown, first, strict=True)):
+        for r, (label, batch) in enumerate(rows):
+            ax = axes[r][j]
+            img = images[i] if batch is None else batch[c]
+            ax.imshow(img.detach().clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray",
+                      vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(names[c], fontsize=9)
+            if j == 0:
+                ax.set_ylabel(label, fontsize=8)
+            if batch is None and predicted is not None:
+                p = int(predicted[i])
+                ax.set_xlabel(f"judged {names[p]}", fontsize=7,
+                              color="black" if p == c else "#c62828")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

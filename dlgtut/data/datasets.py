@@ -1,0 +1,341 @@
+"""Datasets: torchvision's when they can be had, and real offline stand-ins when not.
+
+See :mod:`dlgtut.data` for the datasets and their fallbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.client
+import logging
+import os
+import socket
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import DataError
+from .images import _check_channels, _check_size, _finish, load_image, to_image_tensor
+from .imageset import ImageSet
+
+__all__ = ["DATASETS", "OFFLINE_FALLBACK", "load_dataset", "data_root"]
+
+logger = logging.getLogger("dlgtut")
+
+DATASETS: tuple[str, ...] = (
+    "cifar10",
+    "cifar100",
+    "mnist",
+    "svhn",
+    "lfw",
+    "photos",
+    "faces",
+    "digits",
+)
+"""Every name :func:`load_dataset` accepts (case, ``-`` and ``_`` are ignored)."""
+
+OFFLINE_FALLBACK: dict[str, str] = {
+    "cifar10": "photos",
+    "cifar100": "photos",
+    "svhn": "photos",
+    "mnist": "digits",
+    "lfw": "faces",
+}
+"""The offline dataset returned in place of each torchvision dataset that cannot be had."""
+
+_DOWNLOAD_TIMEOUT_S = 30.0
+"""Socket timeout while a download is attempted, so a silently dropped connection cannot hang."""
+
+_DOWNLOAD_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # URLError, socket.timeout, ConnectionError, a full disk, ...
+    RuntimeError,  # torchvision: "Dataset not found or corrupted", MNIST's failed mirrors
+    ValueError,  # torchvision >= 0.22: "LFW dataset is no longer available for automatic download"
+    EOFError,
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    http.client.HTTPException,
+)
+
+
+@dataclass(frozen=True)
+class _TorchvisionSpec:
+    title: str  # human-readable name, e.g. "CIFAR-100"
+    cls: str  # class name in torchvision.datasets
+    split_kw: bool  # whether the class takes split="train"/"test" rather than train=True/False
+
+
+_TORCHVISION: dict[str, _TorchvisionSpec] = {
+    "cifar10": _TorchvisionSpec("CIFAR-10", "CIFAR10", split_kw=False),
+    "cifar100": _TorchvisionSpec("CIFAR-100", "CIFAR100", split_kw=False),
+    "mnist": _TorchvisionSpec("MNIST", "MNIST", split_kw=False),
+    "svhn": _TorchvisionSpec("SVHN", "SVHN", split_kw=True),
+    "lfw": _TorchvisionSpec("LFW (Labeled Faces in the Wild)", "LFWPeople", split_kw=True),
+}
+
+# Real photographs that scikit-image ships inside its wheel (no download), then scikit-learn's two.
+_SKIMAGE_PHOTOS: tuple[str, ...] = (
+    "astronaut",
+    "camera",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "coins",
+    "page",
+)
+_SKLEARN_PHOTOS: tuple[str, ...] = ("china", "flower")
+
+
+# --------------------------------------------------------------------------------------------
+# ImageSet
+# --------------------------------------------------------------------------------------------
+
+
+def data_root(root: str | Path | None = None) -> Path:
+    """Where torchvision datasets are kept: ``root``, else ``$DLGTUT_DATA``, else a user cache.
+
+    The directory is not created here; torchvision creates it when it downloads.
+
+    Example:
+        >>> data_root("/tmp/my-data")
+        PosixPath('/tmp/my-data')
+    """
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("DLGTUT_DATA")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "dlgtut" / "data"
+
+
+def _offline_requested() -> bool:
+    return os.environ.get("DLGTUT_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _take(n: int, limit: int | None) -> int:
+    return n if limit is None else min(n, limit)
+
+
+@functools.lru_cache(maxsize=1)
+def _photo_arrays() -> tuple[tuple[str, np.ndarray], ...]:
+    """The photographs as read-only centre-cropped uint8 squares, read once per process."""
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    photos = [(name, getattr(skimage.data, name)()) for name in _SKIMAGE_PHOTOS]
+    photos += list(zip(_SKLEARN_PHOTOS, load_sample_images().images, strict=True))
+    squares = []
+    for name, arr in photos:
+        h, w = arr.shape[:2]
+        side = min(h, w)
+        top, left = round((h - side) / 2), round((w - side) / 2)  # as torchvision's center_crop
+        square = np.ascontiguousarray(arr[top : top + side, left : left + side])
+        square.flags.writeable = False
+        squares.append((name, square))
+    return tuple(squares)
+
+
+def _load_photos(size: int, channels: int | None, limit: int | None) -> ImageSet:
+    photos = _photo_arrays()[: _take(len(_photo_arrays()), limit)]
+    # The grey camera photo becomes 3 channels by default so that the set is uniform.
+    ch = 3 if channels is None else channels
+    images = torch.stack([to_image_tensor(arr, size=size, channels=ch) for _, arr in photos])
+    names = tuple(name for name, _ in photos)
+    source = f"{len(names)} scikit-image and scikit-learn photos, one class each"
+    return ImageSet(images, torch.arange(len(names)), names, "photos", source)
+
+
+def _load_faces(size: int, channels: int | None, limit: int | None) -> ImageSet:
+    import skimage.data
+
+    faces = skimage.data.lfw_subset()  # 200 x 25 x 25 floats in [0, 1]: 100 faces, 100 non-faces
+    n = _take(len(faces), limit)
+    images = _finish(torch.tensor(faces[:n], dtype=torch.float32)[:, None], size, channels)
+    labels = (torch.arange(n) < 100).long()  # the first 100 are faces (label 1)
+    n_faces = int(labels.sum())
+    source = (
+        f"{n} grayscale 25x25 Labeled Faces in the Wild crops from scikit-image "
+        f"({n_faces} faces, then {n - n_faces} non-faces)"
+    )
+    return ImageSet(images, labels, ("non-face", "face"), "faces", source)
+
+
+def _load_digits(size: int, channels: int | None, limit: int | None) -> ImageSet:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    n = _take(len(digits.images), limit)
+    pixels = torch.tensor(digits.images[:n] / 16.0, dtype=torch.float32)[:, None]
+    images = _finish(pixels, size, channels)
+    labels = torch.as_tensor(digits.target[:n], dtype=torch.int64)
+    source = f"{n} handwritten 8x8 digits shipped with scikit-learn (load_digits)"
+    return ImageSet(images, labels, tuple(str(d) for d in range(10)), "digits", source)
+
+
+_OFFLINE_LOADERS = {"photos": _load_photos, "faces": _load_faces, "digits": _load_digits}
+
+
+@contextlib.contextmanager
+def _bounded_socket_timeout(seconds: float) -> Iterator[None]:
+    """Temporarily give new sockets a default timeout so an unanswered connection fails."""
+    old = socket.getdefaulttimeout()
+    if old is None or old > seconds:
+        socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def _open_torchvision(spec: _TorchvisionSpec, root: Path, train: bool, download: bool) -> Any:
+    """The torchvision dataset object: the cached copy if there is one, else a download."""
+    import torchvision.datasets
+
+    cls = getattr(torchvision.datasets, spec.cls)
+    kwargs: dict[str, Any] = (
+        {"split": "train" if train else "test"} if spec.split_kw else {"train": train}
+    )
+    try:
+        return cls(str(root), download=False, **kwargs)
+    except _DOWNLOAD_ERRORS:
+        if not download:
+            raise
+    with _bounded_socket_timeout(_DOWNLOAD_TIMEOUT_S):
+        return cls(str(root), download=True, **kwargs)
+
+
+def _convert_torchvision(
+    key: str, ds: Any, size: int, channels: int | None, limit: int | None
+) -> tuple[Tensor, Tensor, tuple[str, ...]]:
+    """Images, labels and class names of a torchvision dataset, from its raw arrays."""
+    if key == "lfw":
+        n = _take(len(ds.data), limit)
+        ch = 3 if channels is None else channels
+        images = torch.zeros(n, ch, size, size)
+        for i, path in enumerate(ds.data[:n]):
+            images[i] = load_image(path, size=size, channels=ch)[0]
+        labels = torch.as_tensor(list(ds.targets[:n]), dtype=torch.int64)
+        by_index = sorted(ds.class_to_idx.items(), key=lambda item: item[1])
+        return images, labels, tuple(name for name, _ in by_index)
+    data = ds.data
+    n = _take(len(data), limit)
+    raw = torch.as_tensor(np.ascontiguousarray(np.asarray(data[:n])), dtype=torch.uint8)
+    if key in ("cifar10", "cifar100"):  # N x H x W x C
+        raw = raw.permute(0, 3, 1, 2)
+    elif key == "mnist":  # N x H x W
+        raw = raw[:, None]
+    # SVHN's .data is already N x C x H x W.
+    targets = ds.labels if key == "svhn" else ds.targets
+    labels = torch.as_tensor(np.asarray(targets[:n]), dtype=torch.int64).reshape(-1)
+    classes = getattr(ds, "classes", None) or [str(d) for d in range(10)]
+    images = _finish(raw.float() / 255.0, size, channels)
+    return images, labels, tuple(str(c) for c in classes)
+
+
+def _reason(exc: BaseException, root: Path, download: bool) -> str:
+    """A short one-line reason why a torchvision dataset could not be had."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
+    if not download:
+        return f"not found in {root} and download=False"
+    if isinstance(exc, (URLError, OSError)) or "urlopen error" in text:
+        return f"no internet? {text}"
+    return text
+
+
+def load_dataset(
+    name: str,
+    *,
+    size: int = 32,
+    channels: int | None = None,
+    train: bool = True,
+    root: str | Path | None = None,
+    download: bool = True,
+    limit: int | None = None,
+) -> ImageSet:
+    """Load a dataset as ``N x C x size x size`` float32 images in [0, 1] with int64 labels.
+
+    A torchvision dataset (``cifar10``, ``cifar100``, ``mnist``, ``svhn``, ``lfw``) is read
+    from :func:`data_root` and downloaded there if missing and ``download`` is true. If it
+    cannot be had (or ``DLGTUT_OFFLINE=1`` is set, which skips the attempt), one warning is
+    logged on the ``dlgtut`` logger and its offline fallback from :data:`OFFLINE_FALLBACK` is
+    returned; the result's ``name`` says which dataset was actually loaded. The offline
+    datasets (``photos``, ``faces``, ``digits``) have no train/test split and ignore ``train``.
+
+    Loading a whole torchvision dataset keeps all of it in memory as floats (CIFAR-10: about
+    600 MB); ``limit`` keeps only the first examples and is applied before the conversion.
+
+    Args:
+        name: one of :data:`DATASETS`.
+        size: side of the square images; images of another size are centre-cropped to a square
+            and resized with antialiasing.
+        channels: None keeps the dataset's native channels, 1 converts to luminance, 3
+            replicates grey.
+        train: the training split, else the test split (torchvision datasets only).
+        root: dataset directory; see :func:`data_root`.
+        download: download a torchvision dataset that is not cached.
+        limit: keep only the first ``limit`` examples.
+
+    Raises:
+        DataError: unknown name, or an invalid ``size``, ``channels`` or ``limit``.
+
+    Example:
+        >>> digits = load_dataset("digits", size=8, limit=5)
+        >>> digits.images.shape, digits.labels.tolist(), digits.name
+        (torch.Size([5, 1, 8, 8]), [0, 1, 2, 3, 4], 'digits')
+    """
+    if not isinstance(name, str):
+        raise DataError(f"dataset name must be a string, got {type(name).__name__}")
+    key = name.strip().lower().replace("-", "").replace("_", "")
+    if key not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    _check_size(size)
+    _check_channels(channels)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DataError(f"limit must be None or a positive integer, got {limit!r}")
+
+    if key in _OFFLINE_LOADERS:
+        return _OFFLINE_LOADERS[key](size, channels, limit)
+
+    spec = _TORCHVISION[key]
+    directory = data_root(root)
+    if _offline_requested():
+        reason = "DLGTUT_OFFLINE is set"
+    else:
+        try:
+            ds = _open_torchvision(spec, directory, train, download)
+        except _DOWNLOAD_ERRORS as exc:
+            reason = _reason(exc, directory, download)
+            if key == "lfw" and download:
+                reason += f"; torchvision looks for it in {directory / 'lfw-py'}"
+        else:
+            images, labels, classes = _convert_torchvision(key, ds, size, channels, limit)
+            split = "training" if train else "test"
+            first = f"first {len(labels)} images of the " if limit is not None else ""
+            source = (
+                f"{first}{spec.title} {split} set (torchvision.datasets.{spec.cls}, {directory})"
+            )
+            return ImageSet(images, labels, classes, key, source)
+
+    fallback = OFFLINE_FALLBACK[key]
+    result = _OFFLINE_LOADERS[fallback](size, channels, limit)
+    logger.warning(
+        "%s is not available (%s); using the offline fallback %r: %s",
+        spec.title,
+        reason,
+        fallback,
+        result.source,
+    )
+    return result

@@ -1,0 +1,27 @@
+"""Figures of the attacks: what the book shows and what the command line writes.
+
+* :mod:`.grid`: batches tiled into one array (no matplotlib).
+* :mod:`.figures`: the comparison of truth and reconstruction, the paper's progress figure, the
+  distance curve.
+* :mod:`.animation`: the attack as an animated GIF (Pillow).
+* :mod:`.text`: sentences beside the truth, wrong words in red; the distance per step.
+
+Plots have titles, axis labels and units; image grids say which row is the truth and which the
+reconstruction.
+"""
+
+from .animation import save_gif
+from .figures import BOOK_WIDTH, plot_comparison, plot_distance, plot_progress
+from .grid import image_grid
+from .text import plot_distances, plot_sentences
+
+__all__ = [
+    "BOOK_WIDTH",
+    "image_grid",
+    "plot_comparison",
+    "plot_progress",
+    "plot_distance",
+    "save_gif",
+    "plot_sentences",
+    "plot_distances",
+]

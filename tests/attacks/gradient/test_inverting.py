@@ -1,0 +1,114 @@
+"""Inverting Gradients: beats DLG on a ReLU network, inverts FedAvg, refuses bad input."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from dlgtut.attacks import dlg
+from dlgtut.attacks.gradient.inverting import IGConfig, inverting_gradients
+from dlgtut.data import load_dataset
+from dlgtut.errors import AttackError, ConfigError
+from dlgtut.fl import Participant, PrivateBatch
+from dlgtut.metrics import score
+from dlgtut.models import LeNet
+
+
+@pytest.fixture(scope="module")
+def chelsea():
+    photos = load_dataset("photos", size=32, channels=3)
+    return PrivateBatch(photos.images[[photos.classes.index("chelsea")]], torch.tensor([3]))
+
+
+def _relu_net():
+    return LeNet(3, 100, 32, "relu", seed=0, init="default")
+
+
+def test_ig_recovers_a_photo_from_a_relu_network_where_dlg_fails(chelsea):
+    # Geiping et al.'s point: matching the gradient's direction with a TV prior works on ReLU
+    # networks, where DLG's L-BFGS on the squared distance stalls.
+    update = Participant(_relu_net()).fedsgd(chelsea)
+    ig = inverting_gradients(update, iterations=2000, trials=1, tv_weight=0.1, progress=False)
+    ours = score(ig.images, ig.labels, chelsea.images, chelsea.labels)
+    base = dlg(update, iterations=200, progress=False)
+    theirs = score(base.images, base.labels, chelsea.images, chelsea.labels)
+    assert ig.labels.tolist() == [3]
+    # Measured (seed 0, torch 2.14.1, 1 and 2 threads): IG 18.9 dB / SSIM 0.432; DLG stalls at
+    # 16.7 dB / SSIM 0.33. (With torch 2.15 IG reached 0.46: the numbers move with the torch
+    # build.) Each bound leaves at least half of the measured gap: IG above 0.38, DLG below
+    # 0.4, IG ahead by 0.05 SSIM and 1 dB where we measured 0.10 and 2.2 dB.
+    assert ours.psnr > 17.5 and ours.ssim > 0.38, ours
+    assert base.status == "stalled" and theirs.ssim < 0.4, (base.status, theirs)
+    assert ours.ssim > theirs.ssim + 0.05 and ours.psnr > theirs.psnr + 1, (ours, theirs)
+
+
+def test_ig_beats_dlg_on_a_trained_relu_network():
+    # Geiping et al.: trained networks are where DLG fails and IG still recovers the image.
+    # A ReLU LeNet trained for 5 epochs on 1200 real digits (84 % on the rest), attacked on
+    # two held-out digits it classifies.
+    from dlgtut.training import train_classifier
+
+    digits = load_dataset("digits", size=16)
+    net = LeNet(1, 10, 16, "relu", seed=0, init="default")
+    train_classifier(net, digits.images[:1200], digits.labels[:1200], epochs=5, seed=0)
+    for i in (1300, 1400):
+        batch = PrivateBatch(digits.images[i : i + 1], digits.labels[i : i + 1])
+        update = Participant(net).fedsgd(batch)
+        ig = inverting_gradients(update, iterations=1000, trials=1, progress=False)
+        ours = score(ig.images, ig.labels, batch.images, batch.labels)
+        base = dlg(update, progress=False)
+        theirs = score(base.images, base.labels, batch.images, batch.labels)
+        # Measured: IG 23.4 / 25.6 dB (SSIM 0.97, 0.98); DLG 15.0 / 12.5 dB (0.81, 0.76).
+        assert ours.label_accuracy == 1.0 and ours.ssim > 0.9, (i, ours)
+        assert ours.psnr > theirs.psnr + 5, (i, ours, theirs)
+
+
+def test_unrolling_local_steps_inverts_a_fedavg_update(chelsea):
+    update = Participant(_relu_net()).fedavg(chelsea, local_steps=3, lr=0.1)
+    unrolled = inverting_gradients(update, iterations=1500, trials=1, tv_weight=0.05,
+                                   progress=False)
+    # The same weight change read as if it were one averaged gradient (what DLG must assume).
+    naive = dataclasses.replace(update, kind="gradient", local_steps=None, lr=None,
+                                tensors=tuple(-t / 0.3 for t in update.tensors))
+    flat = inverting_gradients(naive, iterations=1500, trials=1, tv_weight=0.05, progress=False)
+    good = score(unrolled.images, unrolled.labels, chelsea.images, chelsea.labels)
+    bad = score(flat.images, flat.labels, chelsea.images, chelsea.labels)
+    assert unrolled.labels.tolist() == [3]
+    # Measured: unrolled 20.0 dB / SSIM 0.38; read as one gradient 8.2 dB / SSIM 0.03.
+    assert good.psnr > 18 and good.ssim > 0.3, good
+    assert good.psnr > bad.psnr + 8 and good.ssim > bad.ssim + 0.25, (good, bad)
+
+
+def test_same_seed_same_reconstruction(chelsea):
+    update = Participant(_relu_net()).fedsgd(chelsea)
+    runs = [inverting_gradients(update, iterations=30, trials=2, progress=False, seed=7)
+            for _ in range(2)]
+    assert torch.equal(runs[0].images, runs[1].images)
+    assert runs[0].restarts == 1 and len(runs[0].distances) == 30
+
+
+def test_bad_input_is_refused(chelsea):
+    update = Participant(_relu_net()).fedsgd(chelsea)
+    with pytest.raises(ConfigError, match="labels for a batch"):
+        inverting_gradients(update, labels=torch.tensor([1, 2]), progress=False)
+    with pytest.raises(ConfigError, match="labels must lie"):
+        inverting_gradients(update, labels=torch.tensor([100]), progress=False)
+    with pytest.raises(ConfigError, match="at least 1"):
+        IGConfig(iterations=0)
+    with pytest.raises(ConfigError, match="init"):
+        IGConfig(init="zeros")
+    zero = dataclasses.replace(update, tensors=tuple(torch.zeros_like(t) for t in update.tensors))
+    with pytest.raises(AttackError, match="all zeros"):
+        inverting_gradients(zero, progress=False)
+    nan = dataclasses.replace(update, tensors=(update.tensors[0] * float("nan"),
+                                               *update.tensors[1:]))
+    with pytest.raises(AttackError, match="NaN"):
+        inverting_gradients(nan, progress=False)
+
+
+def test_default_init_lenet_is_reproducible_and_fan_in_scaled():
+    a, b = _relu_net(), _relu_net()
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert a.fc[0].weight.abs().max().item() < 0.05  # 1/sqrt(768), not the paper's 0.5
+    with pytest.raises(ConfigError, match="init"):
+        LeNet(init="xavier")

@@ -1,0 +1,118 @@
+"""iDLG's analytic label and the batch rule for distinct labels."""
+
+import pytest
+import torch
+
+from dlgtut.attacks.gradient.labels import (
+    batch_labels,
+    idlg_label,
+    infer_labels,
+    label_counts,
+    last_layer_gradient,
+    rounded_counts,
+)
+from dlgtut.data import load_dataset
+from dlgtut.errors import AttackError
+from dlgtut.fl import Participant, PrivateBatch
+from dlgtut.models import LeNet
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", size=32)
+
+
+def test_idlg_label_is_right_on_200_random_single_samples():
+    gen = torch.Generator().manual_seed(0)
+    wrong = []
+    for case in range(200):
+        classes = (10, 100)[case % 2]
+        net = LeNet(in_channels=1, num_classes=classes, image_size=16, seed=case)
+        label = int(torch.randint(0, classes, (1,), generator=gen))
+        image = torch.rand(1, 1, 16, 16, generator=gen)
+        update = Participant(net).fedsgd(PrivateBatch(image, torch.tensor([label])))
+        w = last_layer_gradient(update.tensors, classes)
+        if idlg_label(w) != label or infer_labels(update).tolist() != [label]:
+            wrong.append(case)
+    assert wrong == []
+
+
+@pytest.mark.parametrize("size", [2, 4, 8])
+def test_batch_labels_beat_the_sign_rule_on_distinct_labels(size):
+    """The count estimate is right on (nearly) every batch; the sign rule misses some."""
+    gen = torch.Generator().manual_seed(size)
+    wrong_counts = wrong_signs = 0
+    for case in range(40):
+        net = LeNet(in_channels=3, num_classes=100, image_size=16, seed=100 + case)
+        labels = torch.randperm(100, generator=gen)[:size]
+        images = torch.rand(size, 3, 16, 16, generator=gen)
+        update = Participant(net).fedsgd(PrivateBatch(images, labels))
+        truth = sorted(labels.tolist())
+        wrong_counts += infer_labels(update).tolist() != truth
+        signs = batch_labels(last_layer_gradient(update.tensors, 100), size)
+        wrong_signs += signs.tolist() != truth
+    assert wrong_counts == 0
+    assert wrong_signs >= wrong_counts
+
+
+def test_labels_of_real_digit_batches_are_right_with_ten_classes(digits):
+    """Real digits, untrained 10-class LeNets: the sign rule alone is often wrong, ours never."""
+    size = 4
+    wrong = wrong_signs = 0
+    for seed in (0, 1, 2, 1234):
+        net = LeNet(1, 10, 32, seed=seed)
+        for start in range(0, 400, 40):
+            images, labels, _ = digits.batch(start, size)
+            update = Participant(net).fedsgd(PrivateBatch(images, labels))
+            truth = sorted(labels.tolist())
+            wrong += infer_labels(update).tolist() != truth
+            signs = batch_labels(last_layer_gradient(update.tensors, 10), size)
+            wrong_signs += signs.tolist() != truth
+    assert wrong == 0
+    assert wrong_signs >= 10
+
+
+def test_label_counts_estimate_repeated_labels():
+    net = LeNet(in_channels=1, num_classes=10, image_size=16, seed=5)
+    labels = torch.tensor([1, 1, 1, 6])
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(4, 1, 16, 16), labels))
+    counts = label_counts(update)
+    assert counts.sum().item() == pytest.approx(4.0, abs=1e-4)  # p_hat and dL/db both sum to 1
+    assert counts.round().tolist()[1] == 3 and counts.round().tolist()[6] == 1
+
+
+def test_repeated_labels_give_the_present_classes_plus_the_next_most_negative():
+    net = LeNet(in_channels=1, num_classes=10, image_size=16, seed=3)
+    labels = torch.tensor([2, 2, 7])
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(3, 1, 16, 16), labels))
+    w = last_layer_gradient(update.tensors, 10)
+    assert (w.sum(1) < 0).sum() == 2  # only two classes are present
+    found = batch_labels(w, 3).tolist()
+    assert {2, 7} <= set(found) and len(found) == 3
+
+
+@pytest.mark.parametrize("size", [16, 32])
+def test_repeated_labels_of_real_digit_batches_larger_than_the_class_count(digits, size):
+    """A batch of 16 or 32 consecutive digits repeats labels; the rounded counts name them all."""
+    net = LeNet(in_channels=1, num_classes=10, image_size=32, activation="relu", seed=0,
+                init="default")
+    x, y = digits.images[1300 : 1300 + size], digits.labels[1300 : 1300 + size]
+    update = Participant(net).fedsgd(PrivateBatch(x, y))
+    found = infer_labels(update)  # automatic: more examples than classes
+    assert found.tolist() == sorted(y.tolist())
+    assert infer_labels(update, repeated=True).tolist() == found.tolist()
+    with pytest.raises(AttackError, match="repeated=True"):
+        infer_labels(update, repeated=False)
+
+
+def test_rounded_counts_add_up_and_follow_the_largest_remainders():
+    assert rounded_counts(torch.tensor([2.1, 1.2, 0.7]), 4).tolist() == [2, 1, 1]
+    assert rounded_counts(torch.tensor([-1.0, 3.2, 0.9]), 4).tolist() == [0, 3, 1]
+    assert rounded_counts(torch.zeros(4), 2).sum().item() == 2
+
+
+def test_model_without_a_classifier_layer_raises():
+    with pytest.raises(AttackError, match="no linear layer with 10 outputs"):
+        last_layer_gradient([torch.zeros(3, 4), torch.zeros(3)], 10)
+    with pytest.raises(AttackError, match="distinct labels"):
+        batch_labels(torch.zeros(3, 4), 5)

@@ -1,0 +1,143 @@
+"""MI-Face: inversions of real classifiers are recognised by an independent evaluator.
+
+The targets are trained on real data (scikit-learn's digits, scikit-image's LFW crops); the
+evaluation classifier is a LeNet trained on the other half of the data and is never given to
+the attack. The helpers are checked against numpy references; the command line writes its
+outputs and refuses bad options with one line and status 2.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dlgtut.attacks.inversion import (
+    Inversion,
+    MIFaceConfig,
+    class_means,
+    correlation,
+    inversion_case,
+    mi_face,
+    recognised_fraction,
+    score_inversion,
+    top_classes,
+)
+from dlgtut.data import ImageSet
+from dlgtut.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return inversion_case("digits", seed=0)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return inversion_case("faces", seed=0)
+
+
+def test_the_case_trains_two_models_on_disjoint_halves(digits):
+    a, b = set(digits.target_split.tolist()), set(digits.eval_split.tolist())
+    assert not a & b and len(a | b) == len(digits.data) == 1797
+    assert type(digits.target) is not type(digits.evaluator)  # another architecture
+    assert digits.target_accuracy > 0.9 and digits.evaluator_accuracy > 0.9
+    assert digits.means.shape == (10, 1, 8, 8) and digits.blank == 0.0
+
+
+def test_digit_inversions_are_recognised_far_above_chance(digits):
+    inv = mi_face(digits.target, range(10), digits.input_shape, start=digits.blank)
+    s = score_inversion(inv.images, inv.classes, digits.evaluator, digits.means)
+    assert s.chance == 0.1
+    assert s.eval_accuracy >= 0.8  # chance: 0.1
+    assert s.nearest_mean_accuracy >= 0.8
+    assert s.correlation > 0.6
+    assert inv.confidence.min() > 0.9  # the target itself is convinced
+
+
+def test_the_blank_start_alone_is_not_the_class(digits):
+    """The control: without the attack's steps the evaluator sees one class, at chance."""
+    blank = torch.full((10, 1, 8, 8), digits.blank)
+    assert recognised_fraction(digits.evaluator, blank, torch.arange(10)) <= 0.1
+
+
+def test_the_face_inversion_looks_like_the_faces(faces):
+    inv = mi_face(faces.target, [1], faces.input_shape, start=faces.blank, restarts=4)
+    assert recognised_fraction(faces.evaluator, inv.images, 1) == 1.0
+    to_faces = correlation(inv.images, faces.means[1].expand_as(inv.images))
+    to_others = correlation(inv.images, faces.means[0].expand_as(inv.images))
+    assert (to_faces > 0.4).all() and (to_faces > to_others).all()
+
+
+def test_mi_face_is_reproducible_and_leaves_the_model_alone(faces):
+    net = faces.target.train()
+    before = [p.detach().clone() for p in net.parameters()]
+    a = mi_face(net, [0, 1], faces.input_shape, steps=20, restarts=2, seed=3)
+    b = mi_face(net, [0, 1], faces.input_shape, steps=20, restarts=2, seed=3)
+    assert torch.equal(a.images, b.images) and a.classes.tolist() == [0, 0, 1, 1]
+    assert net.training  # its mode restored
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters(), strict=True))
+    assert a.images.min() >= 0 and a.images.max() <= 1
+    net.eval()
+
+
+def test_patience_stops_when_nothing_improves():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    nn.init.zeros_(net[1].weight)  # a flat cost: nothing ever improves after the first step
+    inv = mi_face(net, [0], (1, 2, 2), steps=500, patience=10, tv_weight=0.0)
+    assert isinstance(inv, Inversion) and inv.steps == 11
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"steps": 0}, {"lr": 0.0}, {"tv_weight": -1.0}, {"start": 2.0},
+               {"restarts": 0}, {"denoise_every": -1}]
+)
+def test_bad_settings_raise_config_error(kwargs):
+    with pytest.raises(ConfigError):
+        MIFaceConfig(**kwargs)
+
+
+def test_bad_classes_raise_config_error():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(ConfigError, match="outside the model's 2 outputs"):
+        mi_face(net, [2], (1, 2, 2))
+    with pytest.raises(ConfigError):
+        mi_face(net, [], (1, 2, 2))
+
+
+def test_correlation_matches_numpy():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.rand(5, 1, 6, 6, generator=gen), torch.rand(5, 1, 6, 6, generator=gen)
+    ours = correlation(a, b).numpy()
+    pairs = zip(a.numpy(), b.numpy(), strict=True)
+    ref = [np.corrcoef(x.flatten(), y.flatten())[0, 1] for x, y in pairs]
+    np.testing.assert_allclose(ours, ref, rtol=1e-5)
+
+
+def test_class_means_and_their_errors():
+    x = torch.arange(6, dtype=torch.float32).reshape(6, 1, 1, 1)
+    y = torch.tensor([0, 1, 0, 1, 0, 1])
+    assert class_means(x, y, 2).flatten().tolist() == [2.0, 3.0]
+    with pytest.raises(DataError, match="none of class 2"):
+        class_means(x, y, 3)
+
+
+def test_score_inversion_counts_the_evaluators_verdicts():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(9, 2))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.tensor([[-1.0] * 9, [1.0] * 9]))
+        net[1].bias.zero_()
+    x = torch.tensor([0.2, 0.8, 0.1]).reshape(3, 1, 1, 1).expand(3, 1, 3, 3) - 0.5
+    means = torch.tensor([0.3, 0.7]).reshape(2, 1, 1, 1).expand(2, 1, 3, 3) - 0.5
+    s = score_inversion(x, torch.tensor([0, 1, 1]), net, means)
+    assert s.eval_accuracy == pytest.approx(2 / 3) and s.per_class == {0: 1.0, 1: 0.5}
+    assert json.loads(json.dumps(s.as_dict()))["per_class"] == {"0": 1.0, "1": 0.5}
+
+
+def test_top_classes_keeps_the_most_frequent():
+    s = ImageSet(torch.zeros(6, 1, 2, 2), torch.tensor([1, 1, 2, 0, 1, 2]), "abc", "t", "z")
+    t = top_classes(s, 2)
+    assert t.classes == ("b", "c") and t.labels.tolist() == [0, 0, 1, 0, 1]
+    with pytest.raises(DataError):
+        top_classes(s, 4)
