@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import integer, model_output, model_parameters, number, show
 from .errors import AttackError, DataError, WrongTypeError
 
 __all__ = [
@@ -173,27 +174,47 @@ class SharedUpdate:
         )
 
 
-def require_update(update, who: str) -> SharedUpdate:
-    """Check that an attack was given a :class:`SharedUpdate`; say what went wrong if not."""
-    if isinstance(update, SharedUpdate):
-        return update
+def require_update(update, who: str, *, needs_model: bool = True) -> SharedUpdate:
+    """Check that an attack was given a :class:`SharedUpdate`; say what went wrong if not.
+
+    Beyond the type, the public facts are checked, since a hand-made update can carry anything:
+    the kind, one floating-point tensor per parameter, a positive batch size and class count,
+    a ``(C, H, W)`` input shape, and (with ``needs_model``) the public model itself.
+
+    Raises:
+        WrongTypeError: not a SharedUpdate (the private batch, a dict, ...), or an update whose
+            model or tensors are of the wrong kind.
+        DataError: public facts that cannot describe a batch.
+    """
     if isinstance(update, PrivateBatch):
         raise WrongTypeError(
             f"{who} takes the SharedUpdate a participant shares, not the PrivateBatch itself "
             "(the attacker never sees the private batch): pass Participant(model).fedsgd(batch)"
         )
-    raise WrongTypeError(f"{who} takes a SharedUpdate, got {type(update).__name__}")
-
-
-def _model_parameters(model) -> list[nn.Parameter]:
-    if not isinstance(model, nn.Module):
-        raise WrongTypeError(f"the model must be a torch.nn.Module, got {type(model).__name__}")
-    params = [p for p in model.parameters()]
-    if not params:
-        raise DataError("the model has no parameters, so it has no update to share")
-    if not all(p.is_floating_point() for p in params):
-        raise DataError("the model's parameters must be floating point")
-    return params
+    if not isinstance(update, SharedUpdate):
+        raise WrongTypeError(f"{who} takes a SharedUpdate, got {type(update).__name__}")
+    if needs_model and not isinstance(update.model, nn.Module):
+        raise WrongTypeError(f"{who} needs the public model: the update's model is a "
+                             f"{type(update.model).__name__}, not a torch.nn.Module")
+    tensors = update.tensors
+    if not isinstance(tensors, tuple | list) or not tensors or not all(
+            isinstance(t, Tensor) and t.is_floating_point() for t in tensors):
+        raise WrongTypeError(f"{who} needs the update's tensors as a non-empty tuple of "
+                             "floating-point tensors, one per parameter")
+    if update.kind not in ("gradient", "weight_delta"):
+        raise DataError(f"an update's kind is 'gradient' or 'weight_delta', got {update.kind!r}")
+    for name in ("batch_size", "num_classes"):
+        integer(getattr(update, name), f"the update's {name}", low=1, error=DataError)
+    shape = update.input_shape
+    if not isinstance(shape, tuple | list) or len(shape) != 3:
+        raise DataError(f"the update's input_shape must be (C, H, W), got {show(shape)}")
+    for s in shape:
+        integer(s, "every entry of the update's input_shape", low=1, error=DataError)
+    if update.local_steps is not None:
+        integer(update.local_steps, "the update's local_steps", low=1, error=DataError)
+    if update.lr is not None:
+        number(update.lr, "the update's lr", low=0, low_open=True, error=DataError)
+    return update
 
 
 class Participant:
@@ -221,7 +242,7 @@ class Participant:
     """
 
     def __init__(self, model: nn.Module) -> None:
-        _model_parameters(model)
+        model_parameters(model)
         self.model = model
 
     def _inputs(self, batch: PrivateBatch) -> tuple[Tensor, Tensor]:
@@ -232,20 +253,9 @@ class Participant:
         p = next(self.model.parameters())
         return batch.images.to(p.device, p.dtype), batch.labels.to(p.device)
 
-    def _logits(self, model: nn.Module, images: Tensor) -> Tensor:
-        try:
-            logits = model(images)
-        except RuntimeError as err:  # a shape or channel mismatch deep inside torch
-            reason = str(err).strip().splitlines()[0]
-            raise DataError(f"the model cannot take images of shape "
-                            f"{tuple(images.shape[1:])}: {reason}") from None
-        if not isinstance(logits, Tensor) or logits.ndim != 2:
-            raise DataError("the model must return N x K class scores")
-        return logits
-
     def _loss(self, model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, int]:
         """The batch loss and the model's number of classes."""
-        logits = self._logits(model, images)
+        logits = model_output(model, images)
         k = logits.shape[-1]
         if int(labels.max()) >= k:
             raise DataError(f"labels must lie in [0, {k - 1}] for the model's {k} classes, "

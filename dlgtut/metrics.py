@@ -28,7 +28,9 @@ from scipy.optimize import linear_sum_assignment
 from skimage.metrics import structural_similarity
 from torch import Tensor
 
+from .checks import number
 from .errors import DataError
+from .fl import as_labels
 
 __all__ = ["mse", "psnr", "ssim", "match", "label_accuracy", "Scores", "score", "MSE_FLOOR"]
 
@@ -51,6 +53,19 @@ def _check_images(pred: Tensor, target: Tensor) -> None:
         )
     if pred.shape[0] == 0:
         raise DataError("cannot score an empty batch (N = 0)")
+    if pred.numel() == 0:
+        raise DataError(f"cannot score images without pixels, got shape {tuple(pred.shape)}")
+
+
+def _check_finite(pred: Tensor, target: Tensor) -> None:
+    """Raise DataError if either batch holds NaN or inf: a score of them would be NaN."""
+    for name, x in (("pred", pred), ("target", target)):
+        if not bool(torch.isfinite(x).all()):
+            raise DataError(f"{name} contains NaN or inf; there is nothing to score")
+
+
+def _check_range(data_range: float) -> float:
+    return number(data_range, "data_range", low=0, low_open=True, error=DataError)
 
 
 def _out_dtype(pred: Tensor, target: Tensor) -> torch.dtype:
@@ -75,7 +90,7 @@ def mse(pred: Tensor, target: Tensor) -> Tensor:
         ``N`` values, in the input's floating dtype.
 
     Raises:
-        DataError: the inputs are not 4-D float tensors of one shape.
+        DataError: the inputs are not 4-D float tensors of one shape, or hold NaN or inf.
 
     Example:
         >>> target = torch.zeros(2, 1, 2, 2)
@@ -84,6 +99,7 @@ def mse(pred: Tensor, target: Tensor) -> Tensor:
         tensor([0.0000, 0.2500])
     """
     _check_images(pred, target)
+    _check_finite(pred, target)
     return _mse64(pred, target).to(_out_dtype(pred, target))
 
 
@@ -104,7 +120,8 @@ def psnr(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
         ``N`` values in dB, in the input's floating dtype.
 
     Raises:
-        DataError: the inputs are not 4-D float tensors of one shape, or ``data_range <= 0``.
+        DataError: the inputs are not 4-D float tensors of one shape or hold NaN or inf, or
+            ``data_range`` is not a positive finite number.
 
     Example:
         >>> target = torch.zeros(2, 1, 4, 4)
@@ -114,8 +131,8 @@ def psnr(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
         tensor([100.,  20.])
     """
     _check_images(pred, target)
-    if not data_range > 0:
-        raise DataError(f"data_range must be positive, got {data_range}")
+    _check_finite(pred, target)
+    data_range = _check_range(data_range)
     err = _mse64(pred, target).clamp_min(MSE_FLOOR)
     return (10.0 * torch.log10(data_range**2 / err)).to(_out_dtype(pred, target))
 
@@ -151,7 +168,8 @@ def ssim(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
         ``N`` values in [-1, 1], in the input's floating dtype.
 
     Raises:
-        DataError: the inputs are not 4-D float tensors of one shape, or are smaller than 3 x 3.
+        DataError: the inputs are not 4-D float tensors of one shape, hold NaN or inf, or are
+            smaller than 3 x 3; or ``data_range`` is not a positive finite number.
 
     Example:
         >>> x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
@@ -159,8 +177,8 @@ def ssim(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
         tensor([1., 1.])
     """
     _check_images(pred, target)
-    if not data_range > 0:
-        raise DataError(f"data_range must be positive, got {data_range}")
+    _check_finite(pred, target)
+    data_range = _check_range(data_range)
     win = _win_size(pred.shape[2], pred.shape[3])
     p = pred.detach().cpu().double().numpy()
     t = target.detach().cpu().double().numpy()
@@ -209,16 +227,6 @@ def match(pred: Tensor, target: Tensor) -> Tensor:
     return torch.from_numpy(perm)
 
 
-def _as_labels(labels: Tensor | Sequence[int], name: str) -> Tensor:
-    try:
-        out = torch.as_tensor(labels)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise DataError(f"{name} must be a 1-D sequence of integer labels ({err})") from None
-    if out.ndim != 1:
-        raise DataError(f"{name} must be 1-D, got shape {tuple(out.shape)}")
-    return out.detach().cpu().long()
-
-
 def label_accuracy(pred_labels: Tensor, true_labels: Tensor) -> float:
     r"""Fraction of labels recovered exactly.
 
@@ -235,14 +243,15 @@ def label_accuracy(pred_labels: Tensor, true_labels: Tensor) -> float:
         The accuracy in [0, 1].
 
     Raises:
-        DataError: the label vectors are not 1-D of one non-zero length.
+        DataError: the label vectors are not 1-D integers of one non-zero length (float labels
+            are refused, not truncated).
 
     Example:
         >>> label_accuracy(torch.tensor([1, 2, 3, 4]), torch.tensor([1, 2, 0, 4]))
         0.75
     """
-    pred = _as_labels(pred_labels, "pred_labels")
-    true = _as_labels(true_labels, "true_labels")
+    pred = as_labels(pred_labels, "pred_labels").cpu()
+    true = as_labels(true_labels, "true_labels").cpu()
     if pred.shape != true.shape:
         raise DataError(f"label counts differ: {pred.shape[0]} predicted vs {true.shape[0]} true")
     if true.numel() == 0:
@@ -308,8 +317,8 @@ def score(
         ([2, 0, 1], 100.0, 1.0)
     """
     _check_images(pred_images, true_images)
-    p_labels = _as_labels(pred_labels, "pred_labels")
-    t_labels = _as_labels(true_labels, "true_labels")
+    p_labels = as_labels(pred_labels, "pred_labels").cpu()
+    t_labels = as_labels(true_labels, "true_labels").cpu()
     n = true_images.shape[0]
     if p_labels.shape[0] != n or t_labels.shape[0] != n:
         raise DataError(

@@ -13,6 +13,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .checks import flag, integer, module
+from .checks import seed as check_seed
 from .errors import ConfigError
 
 __all__ = ["LeNet", "ResNet", "paper_init_", "build_model", "MODEL_NAMES"]
@@ -23,9 +25,14 @@ MODEL_NAMES = ("lenet", "lenet-relu", "resnet20", "resnet56")
 
 
 def _activation(name: str) -> type[nn.Module]:
-    if name not in _ACTIVATIONS:
+    if not isinstance(name, str) or name not in _ACTIVATIONS:
         raise ConfigError(f"unknown activation {name!r}; choose from {sorted(_ACTIVATIONS)}")
     return _ACTIVATIONS[name]
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None:
+        check_seed(seed)
 
 
 def paper_init_(model: nn.Module, seed: int | None = None) -> nn.Module:
@@ -40,6 +47,8 @@ def paper_init_(model: nn.Module, seed: int | None = None) -> nn.Module:
         model: the network to initialise in place.
         seed: seed for the global generator, or None to continue its current stream.
     """
+    module(model)
+    _check_seed(seed)
     if seed is not None:
         torch.manual_seed(seed)
 
@@ -96,8 +105,10 @@ class LeNet(nn.Module):
         super().__init__()
         if init not in ("paper", "default"):
             raise ConfigError(f"init must be 'paper' or 'default', got {init!r}")
-        if min(in_channels, num_classes, image_size) < 1:
-            raise ConfigError("in_channels, num_classes and image_size must be positive")
+        for name, value in (("in_channels", in_channels), ("num_classes", num_classes),
+                            ("image_size", image_size)):
+            integer(value, name, low=1)
+        _check_seed(seed)
         act = _activation(activation)
         self.body = nn.Sequential(
             nn.Conv2d(in_channels, 12, kernel_size=5, padding=2, stride=2),
@@ -179,8 +190,15 @@ class ResNet(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
+        integer(depth, "ResNet depth")
         if depth < 8 or (depth - 2) % 6:
             raise ConfigError(f"ResNet depth must be 6n + 2 with n >= 1 (20, 32, 56), got {depth}")
+        for name, value in (("in_channels", in_channels), ("num_classes", num_classes),
+                            ("width", width)):
+            integer(value, name, low=1)
+        flag(strides, "strides")
+        flag(batch_norm, "batch_norm")
+        _check_seed(seed)
         if seed is not None:
             torch.manual_seed(seed)
         n = (depth - 2) // 6
@@ -223,6 +241,8 @@ def build_model(
         image_size: input height and width.
         seed: initialisation seed (see :class:`LeNet` and :class:`ResNet`).
     """
+    if not isinstance(name, str):
+        raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     if name == "lenet":
         return LeNet(in_channels, num_classes, image_size, "sigmoid", seed)
     if name == "lenet-relu":

@@ -59,3 +59,22 @@ def _same_state_for_every_test():
 
 def pytest_report_header(config) -> str:
     return f"dlgtut: torch {torch.__version__}, {THREADS} thread(s) per test"
+
+
+@pytest.fixture()
+def refused():
+    """``refused(error, fragment, fn, *args, **kwargs)``: ``fn`` raises ``error`` in one line.
+
+    The message must contain ``fragment`` (plain text, not a pattern) and no line break: bad
+    input ends in one line the user can act on, never in a traceback from deep inside torch.
+    """
+
+    def check(error: type[Exception], fragment: str, fn, *args, **kwargs) -> Exception:
+        with pytest.raises(error) as info:
+            fn(*args, **kwargs)
+        message = str(info.value)
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+        assert "\n" not in message, f"the message has more than one line: {message!r}"
+        return info.value
+
+    return check

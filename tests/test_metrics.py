@@ -255,3 +255,55 @@ def test_score_rejects_bad_labels_and_data() -> None:
         score(nan, [0, 1, 2], x, [0, 1, 2])
     with pytest.raises(DataError):
         mse(x.long(), x.long())
+
+
+def _with_nan() -> torch.Tensor:
+    x = _rand(2, 1, 4, 4)
+    x[1, 0, 2, 2] = math.nan
+    return x
+
+
+@pytest.mark.parametrize("fn", [mse, psnr, ssim])
+@pytest.mark.parametrize("which", ["pred", "target"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_per_image_metrics_refuse_nan_and_inf_instead_of_returning_it(refused, fn, which, bad):
+    x, y = _rand(2, 1, 4, 4), _rand(2, 1, 4, 4, seed=1)
+    (x if which == "pred" else y)[0, 0, 1, 1] = bad
+    refused(DataError, f"{which} contains NaN or inf", fn, x, y)
+
+
+@pytest.mark.parametrize("fn", [psnr, ssim])
+@pytest.mark.parametrize("data_range,fragment", [
+    (math.inf, "data_range must be a finite number"),
+    (math.nan, "data_range must be a finite number"),
+    (0, "data_range must be positive"),
+    ("1", "data_range must be a number"),
+    (True, "data_range must be a number"),
+])
+def test_data_range_must_be_a_positive_finite_number(refused, fn, data_range, fragment):
+    x = _rand(1, 1, 4, 4)
+    refused(DataError, fragment, fn, x, x, data_range=data_range)
+
+
+@pytest.mark.parametrize("pred,true,fragment", [
+    (torch.tensor([1.7, 2.0]), torch.tensor([1, 2]), "pred_labels must be integer class indices"),
+    ([1, 2], [1.0, 2.0], "true_labels must be integer class indices"),  # refused, not truncated
+    (torch.tensor([True, False]), [1, 0], "integer class indices"),
+    ([-1, 2], [1, 2], "must not be negative"),
+    ([[1, 2]], [1, 2], "must be one-dimensional"),
+    ("ab", [1, 2], "integer class indices"),
+])
+def test_label_accuracy_refuses_labels_that_are_not_integers(refused, pred, true, fragment):
+    refused(DataError, fragment, label_accuracy, pred, true)
+
+
+def test_score_refuses_float_labels_and_empty_images(refused):
+    x = _rand(2, 1, 8, 8)
+    refused(DataError, "pred_labels must be integer class indices", score, x, [0.5, 1.0], x,
+            [0, 1])
+    refused(DataError, "without pixels", mse, torch.rand(2, 0, 4, 4), torch.rand(2, 0, 4, 4))
+    refused(DataError, "pred must be a tensor, got list", mse, [[0.0]], x)
+
+
+def test_match_still_refuses_nan(refused):
+    refused(DataError, "NaN or inf", match, _with_nan(), _rand(2, 1, 4, 4))

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from dlgtut.attacks.gradient.original import OriginalLeNet, weights_init
-from dlgtut.errors import ConfigError
-from dlgtut.models import MODEL_NAMES, LeNet, ResNet, build_model
+from dlgtut.errors import ConfigError, WrongTypeError
+from dlgtut.models import MODEL_NAMES, LeNet, ResNet, build_model, paper_init_
 
 
 def test_lenet_has_the_original_layer_shapes():
@@ -84,3 +84,39 @@ def test_bad_model_options_raise():
     for name in MODEL_NAMES:
         out = build_model(name, in_channels=1, num_classes=7, image_size=8, seed=0)
         assert out(torch.rand(1, 1, 8, 8)).shape == (1, 7)
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"in_channels": 2.5}, "in_channels must be a positive integer, got 2.5"),
+    ({"in_channels": True}, "in_channels must be a positive integer, got True"),
+    ({"num_classes": 0}, "num_classes must be a positive integer, got 0"),
+    ({"image_size": "32"}, "image_size must be a positive integer"),
+    ({"image_size": None}, "image_size must be a positive integer, got None"),
+    ({"activation": ["relu"]}, "unknown activation"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"seed": 1.5}, "seed must be a non-negative integer"),
+])
+def test_lenet_refuses_bad_settings(refused, kwargs, fragment):
+    refused(ConfigError, fragment, LeNet, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"depth": 20.0}, "ResNet depth must be an integer"),
+    ({"depth": 8, "width": 0}, "width must be a positive integer, got 0"),
+    ({"depth": 8, "in_channels": 1.5}, "in_channels must be a positive integer"),
+    ({"depth": 8, "strides": 1}, "strides must be True or False"),
+    ({"depth": 8, "batch_norm": "yes"}, "batch_norm must be True or False"),
+    ({"depth": 8, "seed": "0"}, "seed must be a non-negative integer"),
+])
+def test_resnet_refuses_bad_settings(refused, kwargs, fragment):
+    refused(ConfigError, fragment, ResNet, **kwargs)
+
+
+@pytest.mark.parametrize("name", [3, None, ["lenet"]])
+def test_build_model_refuses_names_that_are_not_strings(refused, name):
+    refused(ConfigError, "unknown model", build_model, name)
+
+
+def test_paper_init_refuses_what_is_not_a_module(refused):
+    refused(WrongTypeError, "torch.nn.Module, got dict", paper_init_, {})
+    refused(ConfigError, "seed must be", paper_init_, nn.Linear(1, 1), seed=True)
