@@ -25,8 +25,10 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .errors import ConfigError, DataError
-from .fl import SharedUpdate
+from .checks import number
+from .checks import seed as check_seed
+from .errors import ConfigError, DataError, WrongTypeError
+from .fl import SharedUpdate, require_update
 
 __all__ = [
     "Defense",
@@ -43,17 +45,28 @@ __all__ = [
 Defense = Callable[[SharedUpdate], SharedUpdate]
 
 
+def _update(update: SharedUpdate, who: str) -> SharedUpdate:
+    """The update a defence transforms: a SharedUpdate (no model needed) of finite numbers."""
+    update = require_update(update, who, needs_model=False)
+    if not all(bool(torch.isfinite(t).all()) for t in update.tensors):
+        raise DataError(f"{who}: the update contains NaN or inf; there is nothing to defend")
+    return update
+
+
 def _with(update: SharedUpdate, tensors: Sequence[Tensor], **meta) -> SharedUpdate:
     return dataclasses.replace(update, tensors=tuple(tensors), meta={**update.meta, **meta})
 
 
 def _generator(seed: int | None) -> torch.Generator | None:
-    return None if seed is None else torch.Generator().manual_seed(seed)
+    return None if seed is None else torch.Generator().manual_seed(check_seed(seed))
 
 
-def _check_variance(variance: float) -> None:
-    if not (isinstance(variance, (int, float)) and math.isfinite(variance) and variance >= 0):
-        raise ConfigError(f"noise variance must be a finite number >= 0, got {variance!r}")
+def _check_variance(variance: float) -> float:
+    return number(variance, "noise variance", low=0)
+
+
+def _check_fraction(fraction: float) -> float:
+    return number(fraction, "pruning fraction", low=0, high=1, high_open=True)
 
 
 def gaussian_noise(
@@ -71,6 +84,7 @@ def gaussian_noise(
         >>> round(float(diff.var()), 2)
         0.01
     """
+    update = _update(update, "gaussian_noise")
     _check_variance(variance)
     gen, std = _generator(seed), math.sqrt(variance)
     noisy = [t + std * torch.randn(t.shape, generator=gen, dtype=t.dtype) for t in update.tensors]
@@ -81,6 +95,7 @@ def laplacian_noise(
     update: SharedUpdate, variance: float, *, seed: int | None = None
 ) -> SharedUpdate:
     """Add zero-mean Laplacian noise of the given variance (scale ``sqrt(variance / 2)``)."""
+    update = _update(update, "laplacian_noise")
     _check_variance(variance)
     gen, scale = _generator(seed), math.sqrt(variance / 2)
     out = []
@@ -94,6 +109,7 @@ def laplacian_noise(
 
 def half_precision(update: SharedUpdate) -> SharedUpdate:
     """Send the update in IEEE half precision (rounded to float16, received as float32)."""
+    update = _update(update, "half_precision")
     return _with(update, [t.half().to(t.dtype) for t in update.tensors], defense="float16")
 
 
@@ -106,6 +122,7 @@ def int8_quantize(update: SharedUpdate) -> SharedUpdate:
         >>> [round(v, 4) for v in int8_quantize(u).tensors[0].tolist()]
         [-1.27, 0.0, 0.5, 1.0]
     """
+    update = _update(update, "int8_quantize")
     out = []
     for t in update.tensors:
         scale = t.abs().max() / 127
@@ -123,8 +140,8 @@ def prune(update: SharedUpdate, fraction: float) -> SharedUpdate:
         >>> prune(u, 0.5).tensors[0].tolist()
         [0.0, -3.0, 0.0, 4.0]
     """
-    if not (isinstance(fraction, (int, float)) and 0 <= fraction < 1):
-        raise ConfigError(f"pruning fraction must lie in [0, 1), got {fraction!r}")
+    update = _update(update, "prune")
+    _check_fraction(fraction)
     out = []
     for t in update.tensors:
         k = int(round(fraction * t.numel()))
@@ -146,9 +163,13 @@ def secure_aggregate(updates: Sequence[SharedUpdate]) -> SharedUpdate:
     participant's update whose batch is everyone's batches together.
 
     Raises:
-        DataError: no updates, or updates of different kinds, models or shapes.
+        WrongTypeError: something other than a sequence of SharedUpdates.
+        DataError: no updates, or updates of different kinds, shapes, input shapes or classes.
     """
-    updates = list(updates)
+    if isinstance(updates, SharedUpdate) or not isinstance(updates, Sequence):
+        raise WrongTypeError(f"secure_aggregate takes a list of SharedUpdates, got "
+                             f"{type(updates).__name__}")
+    updates = [_update(u, "secure_aggregate") for u in updates]
     if not updates:
         raise DataError("secure aggregation needs at least one update")
     first = updates[0]
@@ -157,6 +178,8 @@ def secure_aggregate(updates: Sequence[SharedUpdate]) -> SharedUpdate:
             a.shape != b.shape for a, b in zip(u.tensors, first.tensors, strict=True)
         ):
             raise DataError("secure aggregation needs updates of the same kind and shapes")
+        if (u.input_shape, u.num_classes) != (first.input_shape, first.num_classes):
+            raise DataError("secure aggregation needs updates of one input shape and class count")
     n = len(updates)
     mean = [sum(u.tensors[i] for u in updates) / n for i in range(len(first.tensors))]
     # Equal batch sizes make the mean of per-participant means the mean over all examples.
@@ -189,8 +212,10 @@ def make_defense(name: str, value: float | None = None, *, seed: int | None = 0)
     Raises:
         ConfigError: an unknown name or a missing or invalid value.
     """
-    if name not in DEFENSES:
+    if not isinstance(name, str) or name not in DEFENSES:
         raise ConfigError(f"unknown defence {name!r}; choose from {', '.join(DEFENSES)}")
+    if seed is not None:
+        check_seed(seed)
     param, _ = DEFENSES[name]
     if param is not None and value is None:
         raise ConfigError(f"the {name} defence needs a {param}")
@@ -205,7 +230,6 @@ def make_defense(name: str, value: float | None = None, *, seed: int | None = 0)
 
         return noisy
     if name == "prune":
-        if not 0 <= value < 1:
-            raise ConfigError(f"pruning fraction must lie in [0, 1), got {value!r}")
+        _check_fraction(value)
         return lambda update: prune(update, value)
     return half_precision if name == "float16" else int8_quantize

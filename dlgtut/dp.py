@@ -16,17 +16,17 @@ import warnings
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from .checks import as_model_input, integer, model_output, model_parameters, number
+from .checks import seed as check_seed
+from .errors import DataError, WrongTypeError
 from .fl import PrivateBatch, SharedUpdate, one_hot, soft_cross_entropy
 
 __all__ = ["dp_sgd_update", "dp_epsilon"]
 
 
 def _check(noise_multiplier: float, max_grad_norm: float) -> None:
-    if not noise_multiplier >= 0:
-        raise ConfigError(f"noise_multiplier must be >= 0, got {noise_multiplier}")
-    if not max_grad_norm > 0:
-        raise ConfigError(f"max_grad_norm must be positive, got {max_grad_norm}")
+    number(noise_multiplier, "noise_multiplier", low=0)
+    number(max_grad_norm, "max_grad_norm", low=0, low_open=True)
 
 
 def dp_sgd_update(
@@ -49,6 +49,13 @@ def dp_sgd_update(
     Returns:
         A ``"gradient"`` :class:`~dlgtut.fl.SharedUpdate`; ``meta`` holds the DP settings.
 
+    Raises:
+        ConfigError: a negative or non-finite ``noise_multiplier``, a ``max_grad_norm`` that is
+            not positive and finite, or a bad ``seed``.
+        WrongTypeError: ``model`` is not a module, or ``batch`` not a PrivateBatch.
+        DataError: a model Opacus cannot make private (BatchNorm), a batch the model cannot
+            take, or labels outside its classes.
+
     Example:
         >>> from dlgtut.models import LeNet
         >>> net = LeNet(1, 10, 8, "tanh", seed=0, init="default")
@@ -59,17 +66,32 @@ def dp_sgd_update(
         True
     """
     from opacus import PrivacyEngine
+    from opacus.validators import ModuleValidator
     from torch.utils.data import DataLoader, TensorDataset
 
     _check(noise_multiplier, max_grad_norm)
+    if seed is not None:
+        check_seed(seed)
+    model_parameters(model)
+    if not isinstance(batch, PrivateBatch):
+        raise WrongTypeError(f"dp_sgd_update needs a PrivateBatch, got {type(batch).__name__}")
+    problems = ModuleValidator.validate(model, strict=False)
+    if problems:
+        reason = " ".join(str(problems[0]).split()).split(". ")[0]
+        raise DataError(f"Opacus cannot train this model with DP-SGD: {reason}")
     local = copy.deepcopy(model)
     for p in local.parameters():
         p.requires_grad_(True)
     start = [p.detach().clone() for p in local.parameters()]
     n = len(batch)
+    images = as_model_input(local, batch.images)
+    labels = batch.labels.to(images.device)
     with torch.no_grad():
-        num_classes = int(local(batch.images[:1]).shape[-1])
-    loader = DataLoader(TensorDataset(batch.images, batch.labels), batch_size=n)
+        num_classes = int(model_output(local, images[:1]).shape[-1])
+    if int(labels.max()) >= num_classes:
+        raise DataError(f"labels must lie in [0, {num_classes - 1}] for the model's "
+                        f"{num_classes} classes, got {int(labels.max())}")
+    loader = DataLoader(TensorDataset(images, labels), batch_size=n)
     opt = torch.optim.SGD(local.parameters(), lr=1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Opacus warns that its secure RNG is off
@@ -100,14 +122,22 @@ def dp_sgd_update(
 def dp_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
     """The epsilon of ``steps`` DP-SGD steps at this noise and sampling rate (Opacus RDP).
 
+    No noise at all (``noise_multiplier`` 0) gives no privacy: epsilon is infinite.
+
+    Raises:
+        ConfigError: a negative or non-finite noise multiplier, ``sample_rate`` outside
+            (0, 1], a negative or non-integer ``steps``, or ``delta`` outside (0, 1).
+
     Example:
         >>> round(dp_epsilon(1.0, 0.01, 1000, 1e-5), 1)
         2.1
     """
     from opacus.accountants import RDPAccountant
 
-    if not 0 < sample_rate <= 1 or steps < 0 or not 0 < delta < 1:
-        raise ConfigError("need 0 < sample_rate <= 1, steps >= 0 and 0 < delta < 1")
+    number(noise_multiplier, "noise_multiplier", low=0)
+    number(sample_rate, "sample_rate", low=0, high=1, low_open=True)
+    integer(steps, "steps", low=0)
+    number(delta, "delta", low=0, high=1, low_open=True, high_open=True)
     if noise_multiplier <= 0:
         return float("inf")
     accountant = RDPAccountant()

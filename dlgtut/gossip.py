@@ -15,7 +15,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .errors import ConfigError, DataError
+from .checks import integer, model_parameters, number
+from .errors import ConfigError, DataError, WrongTypeError
 from .fl import Participant, PrivateBatch, SharedUpdate
 
 __all__ = ["decentralised_round", "ring"]
@@ -43,10 +44,17 @@ def ring(n: int) -> dict[int, list[int]]:
 
 
 def _check_topology(neighbours: Mapping[int, Sequence[int]], n: int) -> None:
-    if sorted(neighbours) != list(range(n)):
+    if not isinstance(neighbours, Mapping):
+        raise WrongTypeError(f"neighbours must map every node to its neighbours (see ring), got "
+                             f"{type(neighbours).__name__}")
+    keys = list(neighbours)
+    if any(isinstance(k, bool) or not isinstance(k, int) for k in keys) or sorted(
+            keys) != list(range(n)):
         raise ConfigError(f"neighbours must have one entry per node 0..{n - 1}, "
                           f"got keys {sorted(neighbours)}")
     for j, nodes in neighbours.items():
+        if isinstance(nodes, str) or not isinstance(nodes, Sequence):
+            raise ConfigError(f"node {j}'s neighbours must be a list of nodes, got {nodes!r}")
         nodes = list(nodes)
         if any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n for i in nodes):
             raise ConfigError(f"node {j}'s neighbours must be nodes 0..{n - 1}, got {nodes}")
@@ -90,6 +98,11 @@ def decentralised_round(
         node -> the updates it received, one per neighbour in the order of ``neighbours[node]``.
         A node's update is the same object in every neighbour's list.
 
+    Raises:
+        DataError: not one batch per node, or models of different architectures.
+        ConfigError: a topology whose links do not go both ways, or bad ``local_steps``/``lr``.
+        WrongTypeError: a model that is not a module, or ``neighbours`` that is not a mapping.
+
     Example:
         >>> nets = [nn.Sequential(nn.Flatten(), nn.Linear(4, 2)) for _ in range(3)]
         >>> data = [PrivateBatch(torch.rand(2, 1, 2, 2), torch.tensor([0, 1])) for _ in range(3)]
@@ -97,6 +110,10 @@ def decentralised_round(
         >>> {node: [u.kind for u in updates] for node, updates in got.items()}[0]
         ['weight_delta', 'weight_delta']
     """
+    for name, value in (("models", models), ("batches", batches)):
+        if isinstance(value, nn.Module | PrivateBatch | str) or not isinstance(value, Sequence):
+            raise WrongTypeError(f"{name} must be a list with one entry per node, got "
+                                 f"{type(value).__name__}")
     models, batches = list(models), list(batches)
     n = len(models)
     if n == 0 or len(batches) != n:
@@ -105,6 +122,13 @@ def decentralised_round(
         if not isinstance(batch, PrivateBatch):
             raise DataError(f"batch {k} is a {type(batch).__name__}, not a PrivateBatch")
     _check_topology(neighbours, n)
+    shapes = [[p.shape for p in model_parameters(m, f"model {k}")] for k, m in enumerate(models)]
+    for k, s in enumerate(shapes):
+        if s != shapes[0]:
+            raise DataError(f"model {k} has other parameters than model 0: gossip averages "
+                            "models of one architecture")
+    integer(local_steps, "local_steps", low=1)
+    number(lr, "lr", low=0, low_open=True)
     updates = [
         Participant(model).fedavg(batch, local_steps=local_steps, lr=lr)
         for model, batch in zip(models, batches, strict=True)

@@ -30,8 +30,19 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .errors import ConfigError, DataError
-from .fl import Participant, PrivateBatch, SharedUpdate
+from .checks import (
+    as_model_input,
+    flag,
+    function,
+    integer,
+    model_output,
+    model_parameters,
+    number,
+    tensor,
+)
+from .checks import seed as check_seed
+from .errors import ConfigError, DataError, WrongTypeError
+from .fl import Participant, PrivateBatch, SharedUpdate, as_labels
 
 __all__ = [
     "aggregate",
@@ -53,6 +64,14 @@ def _shapes(tensors: Sequence[Tensor]) -> str:
     return ", ".join("x".join(str(s) for s in t.shape) or "scalar" for t in tensors)
 
 
+def _update_list(updates, who: str) -> list:
+    """``updates`` as a list; a single update or a non-sequence is a WrongTypeError."""
+    if isinstance(updates, SharedUpdate | str) or not isinstance(updates, Sequence):
+        raise WrongTypeError(f"{who} takes a list of SharedUpdates, got "
+                             f"{type(updates).__name__}")
+    return list(updates)
+
+
 def aggregate(updates: Sequence[SharedUpdate]) -> tuple[Tensor, ...]:
     r"""The mean of the updates' tensors, each update weighted by its batch size.
 
@@ -72,6 +91,7 @@ def aggregate(updates: Sequence[SharedUpdate]) -> tuple[Tensor, ...]:
     Raises:
         DataError: no updates, something that is not a SharedUpdate, or mismatched shapes.
         ConfigError: gradients mixed with weight changes.
+        WrongTypeError: ``updates`` is not a list (a single update, say).
 
     Example:
         >>> from dlgtut.fl import Participant, PrivateBatch
@@ -83,7 +103,7 @@ def aggregate(updates: Sequence[SharedUpdate]) -> tuple[Tensor, ...]:
         >>> torch.allclose(mean[1], (1 * a.tensors[1] + 3 * b.tensors[1]) / 4)
         True
     """
-    updates = list(updates)
+    updates = _update_list(updates, "aggregate")
     if not updates:
         raise DataError("aggregate needs at least one update")
     for i, u in enumerate(updates):
@@ -127,24 +147,31 @@ def apply_update(
     Returns:
         ``model``, for chaining.
 
+    Raises:
+        ConfigError: an unknown kind, or a missing or bad ``lr``.
+        WrongTypeError: ``model`` is not a module, or ``tensors`` not a sequence of tensors.
+        DataError: tensors that do not fit the parameters, or that hold NaN or inf.
+
     Example:
         >>> net = nn.Linear(1, 1, bias=False)
         >>> _ = nn.init.constant_(net.weight, 1.0)
         >>> apply_update(net, [torch.tensor([[2.0]])], "gradient", lr=0.25).weight.item()
         0.5
     """
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise ConfigError(f"unknown update kind {kind!r}; choose from {', '.join(_KINDS)}")
     if kind == "gradient" and lr is None:
         raise ConfigError("a gradient update needs the server's learning rate lr")
-    step = 1.0 if lr is None else float(lr)
-    if not step > 0:
-        raise ConfigError(f"lr must be positive, got {lr}")
-    params = list(model.parameters())
+    step = 1.0 if lr is None else number(lr, "lr", low=0, low_open=True)
+    params = model_parameters(model)
+    if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence):
+        raise WrongTypeError(f"tensors must be a sequence of tensors, one per parameter, got "
+                             f"{type(tensors).__name__}")
     tensors = list(tensors)
     if len(tensors) != len(params):
         raise DataError(f"the model has {len(params)} parameters, the update {len(tensors)}")
     for i, (p, t) in enumerate(zip(params, tensors, strict=True)):
+        tensor(t, f"update tensor {i}", floating=True, finite=True, nonempty=False)
         if t.shape != p.shape:
             raise DataError(
                 f"update tensor {i} has shape {tuple(t.shape)}, parameter {i} {tuple(p.shape)}"
@@ -192,19 +219,25 @@ def split_among(
         >>> [sorted(set(y.tolist())) for _, y in parts], [len(y) for _, y in parts]
         ([[0, 3], [1, 2]], [20, 20])
     """
-    labels = torch.as_tensor(labels)
     if not isinstance(images, Tensor) or images.ndim < 1:
         raise DataError("images must be a tensor with one example per row")
+    given = labels
+    try:
+        labels = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError):
+        labels = as_labels(given)  # raises its one-line DataError
     if labels.ndim != 1 or len(labels) != len(images):
         raise DataError(f"need one label per example: {len(images)} examples, labels "
                         f"{tuple(labels.shape)}")
     checks = {"n_participants": n_participants, "shards_per_participant": shards_per_participant}
     for name, value in checks.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        integer(value, name, low=1)
+    flag(iid, "iid")
+    check_seed(seed)
     pieces = n_participants if iid else n_participants * shards_per_participant
     if len(images) < pieces:
         raise DataError(f"{len(images)} examples cannot be split into {pieces} non-empty parts")
+    labels = as_labels(given)  # integers: a float label is refused, not dealt out
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(images), generator=gen)
     if iid:
@@ -223,7 +256,14 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, *, batch_size: in
     """The fraction of ``images`` that ``model`` classifies as ``labels``.
 
     The model runs in eval mode and without autograd, ``batch_size`` examples at a time; its
-    training mode is restored afterwards.
+    training mode is restored afterwards. The images follow the model's dtype and device.
+
+    Raises:
+        WrongTypeError: ``model`` is not a module.
+        DataError: images that are not finite floats, labels that are not integers (float
+            labels are refused, not truncated), lengths that differ, or images the model
+            cannot take.
+        ConfigError: a ``batch_size`` that is not a positive integer.
 
     Example:
         >>> net = nn.Sequential(nn.Flatten(), nn.Linear(1, 2))
@@ -233,17 +273,21 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, *, batch_size: in
         >>> accuracy(net, x, torch.tensor([0, 1, 0]))
         0.6666666666666666
     """
-    labels = torch.as_tensor(labels)
+    model_parameters(model)
+    tensor(images, "images", min_ndim=2, floating=True, finite=True, nonempty=False)
+    labels = as_labels(labels)
     if len(images) != len(labels) or len(labels) == 0:
         raise DataError(f"need a non-empty test set with one label per example: {len(images)} "
                         f"examples, {len(labels)} labels")
+    integer(batch_size, "batch_size", low=1)
     was_training = model.training
     model.eval()
     right = 0
     try:
         with torch.no_grad():
             for lo in range(0, len(images), batch_size):
-                pred = model(images[lo : lo + batch_size]).argmax(-1)
+                x = as_model_input(model, images[lo : lo + batch_size])
+                pred = model_output(model, x).argmax(-1)
                 right += int((pred == labels[lo : lo + batch_size].to(pred.device)).sum())
     finally:
         model.train(was_training)
@@ -274,6 +318,10 @@ class Server:
     """
 
     def __init__(self, model: nn.Module, *, lr: float | None = None, record: bool = False):
+        model_parameters(model)
+        if lr is not None:
+            number(lr, "lr", low=0, low_open=True)
+        flag(record, "record")
         self.model = model
         self.lr = lr
         self.record = record
@@ -281,7 +329,7 @@ class Server:
 
     def round(self, updates: Sequence[SharedUpdate]) -> tuple[Tensor, ...]:
         """Aggregate one round's updates, apply them to the global model, return the aggregate."""
-        updates = list(updates)
+        updates = _update_list(updates, "Server.round")
         mean = aggregate(updates)
         apply_update(self.model, mean, updates[0].kind, lr=self.lr)
         if self.record:
@@ -326,6 +374,16 @@ class TrainingLog:
 
 def _state(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _examples(pair, who: str) -> tuple[Tensor, Tensor]:
+    """One participant's ``(images, labels)``: float images in [0, 1], integer labels."""
+    if not isinstance(pair, tuple | list) or len(pair) != 2:
+        raise WrongTypeError(f"{who}'s data must be an (images, labels) pair, got "
+                             f"{type(pair).__name__}")
+    images = tensor(pair[0], f"{who}'s images", min_ndim=2, floating=True, unit=True,
+                    nonempty=False)
+    return images, as_labels(pair[1], f"{who}'s labels")
 
 
 def federated_training(
@@ -383,6 +441,14 @@ def federated_training(
     Returns:
         A :class:`TrainingLog`.
 
+    Raises:
+        ConfigError: a setting of the wrong kind or outside its range (checked before any
+            round runs).
+        WrongTypeError: a model that is not a module, data that is not a list of pairs, or a
+            ``defense`` or ``update_fn`` that cannot be called.
+        DataError: images that are not floats in [0, 1], labels that are not integers, or a
+            participant without examples.
+
     Example:
         >>> images, labels = torch.rand(40, 1, 4, 4), torch.arange(40) % 2
         >>> net = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
@@ -391,28 +457,38 @@ def federated_training(
         >>> log.rounds, len(log.accuracy), len(log.received[0]), len(log.states)
         (3, 4, 2, 4)
     """
-    if algorithm not in _ALGORITHMS:
+    if not isinstance(algorithm, str) or algorithm not in _ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algorithm!r}; choose from {', '.join(_ALGORITHMS)}")
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
-        raise ConfigError(f"rounds must be a non-negative integer, got {rounds!r}")
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
-    if local_steps < 1:
-        raise ConfigError(f"local_steps must be at least 1, got {local_steps}")
+    model_parameters(model)
+    integer(rounds, "rounds", low=0)
+    integer(batch_size, "batch_size", low=1)
+    integer(local_steps, "local_steps", low=1)
     if algorithm == "fedsgd" and local_steps != 1:
         raise ConfigError("FedSGD shares one gradient per round; use fedavg for local_steps > 1")
-    if not lr > 0:
-        raise ConfigError(f"lr must be positive, got {lr}")
+    number(lr, "lr", low=0, low_open=True)
+    check_seed(seed)
+    flag(record, "record")
+    flag(progress, "progress")
+    function(defense, "defense")
+    function(update_fn, "update_fn")
     if update_fn is not None and algorithm != "fedsgd":
         raise ConfigError("update_fn replaces the FedSGD gradient; use algorithm='fedsgd'")
-    data = list(data)
+    single = isinstance(data, tuple) and bool(data) and isinstance(data[0], Tensor)
+    if single or isinstance(data, Tensor) or not isinstance(data, Sequence):
+        got = "one (images, labels) pair" if single else type(data).__name__
+        raise WrongTypeError("data must be a list with one (images, labels) pair per participant "
+                             f"(see split_among), got {got}")
+    data = [_examples(pair, f"participant {k}") for k, pair in enumerate(data)]
     if not data:
         raise DataError("federated training needs at least one participant's data")
     for k, (images, labels) in enumerate(data):
         if len(images) == 0 or len(images) != len(labels):
             raise DataError(f"participant {k} has {len(images)} examples and {len(labels)} labels")
+    if test is not None:
+        test = _examples(test, "the test set")
     n = len(data)
-    per_round = n if clients_per_round is None else clients_per_round
+    per_round = n if clients_per_round is None else integer(
+        clients_per_round, "clients_per_round")
     if not 1 <= per_round <= n:
         raise ConfigError(f"clients_per_round must lie in [1, {n}], got {clients_per_round}")
 

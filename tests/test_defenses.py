@@ -16,7 +16,7 @@ from dlgtut.defenses import (
     prune,
     secure_aggregate,
 )
-from dlgtut.errors import ConfigError, DataError
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.metrics import score
 from dlgtut.models import LeNet
@@ -126,3 +126,46 @@ def test_training_with_a_defence_aggregates_defended_updates():
     assert clean.accuracy[-1] > 0.8
     assert light.accuracy[-1] > 0.7
     assert heavy.accuracy[-1] < clean.accuracy[-1] - 0.3
+
+
+TRANSFORMS = {
+    "gaussian_noise": lambda u: gaussian_noise(u, 1e-2),
+    "laplacian_noise": lambda u: laplacian_noise(u, 1e-2),
+    "half_precision": half_precision,
+    "int8_quantize": int8_quantize,
+    "prune": lambda u: prune(u, 0.5),
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMS))
+def test_defences_take_a_shared_update_not_the_private_batch(refused, digit, update, name):
+    refused(WrongTypeError, "not the PrivateBatch itself", TRANSFORMS[name], digit)
+    refused(WrongTypeError, f"{name} takes a SharedUpdate, got dict", TRANSFORMS[name], {})
+    nan = dataclasses.replace(update, tensors=(update.tensors[0] * float("nan"),
+                                               *update.tensors[1:]))
+    refused(DataError, "contains NaN or inf", TRANSFORMS[name], nan)
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda u: gaussian_noise(u, float("inf")), ConfigError, "noise variance must be a finite"),
+    (lambda u: gaussian_noise(u, True), ConfigError, "noise variance must be a number"),
+    (lambda u: laplacian_noise(u, "0.1"), ConfigError, "noise variance must be a number"),
+    (lambda u: gaussian_noise(u, 0.1, seed=-1), ConfigError, "seed must be a non-negative"),
+    (lambda u: laplacian_noise(u, 0.1, seed=0.5), ConfigError, "seed must be a non-negative"),
+    (lambda u: prune(u, float("nan")), ConfigError, "pruning fraction must be a finite"),
+    (lambda u: prune(u, True), ConfigError, "pruning fraction must be a number"),
+    (lambda u: make_defense("prune", "0.5"), ConfigError, "pruning fraction must be a number"),
+    (lambda u: make_defense(["prune"], 0.5), ConfigError, "unknown defence"),
+    (lambda u: make_defense("gaussian", 0.1, seed=2.5), ConfigError, "seed must be"),
+])
+def test_defence_settings_are_checked(refused, update, call, error, fragment):
+    refused(error, fragment, call, update)
+
+
+def test_secure_aggregation_refuses_what_is_not_a_list_of_updates(refused, digit, update):
+    refused(WrongTypeError, "takes a list of SharedUpdates, got SharedUpdate", secure_aggregate,
+            update)
+    refused(WrongTypeError, "not the PrivateBatch itself", secure_aggregate, [update, digit])
+    other = Participant(LeNet(1, 10, 16, seed=0)).fedsgd(digit)
+    odd = dataclasses.replace(other, input_shape=(1, 8, 32))
+    refused(DataError, "one input shape and class count", secure_aggregate, [update, odd])

@@ -6,7 +6,7 @@ import torch
 from dlgtut.attacks import dlg
 from dlgtut.data import load_dataset
 from dlgtut.dp import dp_epsilon, dp_sgd_update
-from dlgtut.errors import ConfigError
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.metrics import score
 from dlgtut.models import LeNet
@@ -60,3 +60,55 @@ def test_epsilon_shrinks_with_noise_and_grows_with_steps():
     with pytest.raises(ConfigError, match="noise_multiplier"):
         dp_sgd_update(LeNet(1, 10, 8), PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([0])),
                       noise_multiplier=-1.0)
+
+
+def _batch() -> PrivateBatch:
+    return PrivateBatch(torch.rand(2, 1, 8, 8), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"noise_multiplier": float("inf")}, "noise_multiplier must be a finite number"),
+    ({"noise_multiplier": float("nan")}, "noise_multiplier must be a finite number"),
+    ({"noise_multiplier": True}, "noise_multiplier must be a number"),
+    ({"noise_multiplier": 1.0, "max_grad_norm": float("inf")}, "max_grad_norm must be a finite"),
+    ({"noise_multiplier": 1.0, "max_grad_norm": 0}, "max_grad_norm must be positive"),
+    ({"noise_multiplier": 1.0, "seed": -3}, "seed must be a non-negative integer"),
+])
+def test_dp_sgd_update_refuses_bad_settings(refused, kwargs, fragment):
+    refused(ConfigError, fragment, dp_sgd_update, LeNet(1, 10, 8), _batch(), **kwargs)
+
+
+def test_dp_sgd_update_refuses_bad_models_and_batches(refused):
+    from torch import nn
+
+    net = LeNet(1, 10, 8, "tanh", seed=0, init="default")
+    refused(WrongTypeError, "needs a PrivateBatch, got tuple", dp_sgd_update, net,
+            (torch.rand(1, 1, 8, 8), torch.tensor([0])), noise_multiplier=1.0)
+    refused(WrongTypeError, "torch.nn.Module, got dict", dp_sgd_update, {}, _batch(),
+            noise_multiplier=1.0)
+    refused(DataError, "the model cannot take images of shape (3, 8, 8)", dp_sgd_update, net,
+            PrivateBatch(torch.rand(1, 3, 8, 8), torch.tensor([0])), noise_multiplier=1.0)
+    refused(DataError, "labels must lie in [0, 9]", dp_sgd_update, net,
+            PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([12])), noise_multiplier=1.0)
+    bn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(72, 3))
+    refused(DataError, "Opacus cannot train this model with DP-SGD: BatchNorm", dp_sgd_update,
+            bn, _batch(), noise_multiplier=1.0)
+
+
+def test_dp_sgd_update_follows_the_models_dtype():
+    net = LeNet(1, 10, 8, "tanh", seed=0, init="default").double()
+    update = dp_sgd_update(net, _batch(), noise_multiplier=1.0, seed=0)
+    assert all(t.dtype == torch.float64 for t in update.tensors)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    ((float("nan"), 0.01, 10, 1e-5), "noise_multiplier must be a finite number"),
+    ((-1.0, 0.01, 10, 1e-5), "noise_multiplier must be non-negative"),
+    ((1.0, float("nan"), 10, 1e-5), "sample_rate must be a finite number"),
+    ((1.0, 1.5, 10, 1e-5), "sample_rate must lie in (0, 1]"),
+    ((1.0, 0.01, 10.5, 1e-5), "steps must be a non-negative integer"),
+    ((1.0, 0.01, True, 1e-5), "steps must be a non-negative integer"),
+    ((1.0, 0.01, 10, 1.0), "delta must lie in (0, 1)"),
+])
+def test_dp_epsilon_refuses_bad_settings(refused, args, fragment):
+    refused(ConfigError, fragment, dp_epsilon, *args)

@@ -190,3 +190,28 @@ def test_fedavg_refuses_bad_hyperparameters(kwargs, match):
     net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0)
     with pytest.raises(DataError, match=match):
         Participant(net).fedavg(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([3])), **kwargs)
+
+
+@pytest.mark.parametrize("change,error,fragment", [
+    ({"model": None}, "WrongTypeError", "dlg needs the public model: the update's model is a "
+                                         "NoneType"),
+    ({"tensors": [[0.0]]}, "WrongTypeError", "non-empty tuple of floating-point tensors"),
+    ({"tensors": ()}, "WrongTypeError", "non-empty tuple of floating-point tensors"),
+    ({"kind": "gradients"}, "DataError", "kind is 'gradient' or 'weight_delta'"),
+    ({"batch_size": 0}, "DataError", "the update's batch_size must be a positive integer"),
+    ({"batch_size": 1.0}, "DataError", "the update's batch_size must be a positive integer"),
+    ({"num_classes": True}, "DataError", "the update's num_classes must be a positive integer"),
+    ({"input_shape": (1, 8)}, "DataError", "the update's input_shape must be (C, H, W)"),
+    ({"input_shape": (1, 8, 8.0)}, "DataError", "input_shape must be a positive integer"),
+    ({"local_steps": 0}, "DataError", "the update's local_steps must be a positive integer"),
+    ({"lr": float("nan")}, "DataError", "the update's lr must be a finite number"),
+])
+def test_a_hand_made_update_with_impossible_facts_is_refused(refused, change, error, fragment):
+    import dataclasses
+
+    import dlgtut.errors
+    from dlgtut.attacks import dlg
+
+    net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0)
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([3])))
+    refused(getattr(dlgtut.errors, error), fragment, dlg, dataclasses.replace(update, **change))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlgtut.errors import ConfigError, DataError
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.gossip import decentralised_round, ring
 
@@ -85,3 +85,29 @@ def test_decentralised_round_rejects_bad_topologies():
         decentralised_round(models, batches[:2], ring(3), lr=0.1)
     with pytest.raises(DataError, match="not a PrivateBatch"):
         decentralised_round(models, [(b.images, b.labels) for b in batches], ring(3), lr=0.1)
+
+
+@pytest.mark.parametrize("change,error,fragment", [
+    ({"neighbours": [[1, 2], [0, 2], [0, 1]]}, WrongTypeError, "neighbours must map every node"),
+    ({"neighbours": {0: 1, 1: 0, 2: 0}}, ConfigError, "node 0's neighbours must be a list"),
+    ({"neighbours": {0.0: [1], 1: [0], 2: []}}, ConfigError, "one entry per node"),
+    ({"lr": float("nan")}, ConfigError, "lr must be a finite number"),
+    ({"lr": True}, ConfigError, "lr must be a number"),
+    ({"local_steps": 1.5}, ConfigError, "local_steps must be a positive integer"),
+    ({"models": "abc"}, WrongTypeError, "models must be a list with one entry per node"),
+    ({"batches": _batch(2, 0)}, WrongTypeError, "batches must be a list with one entry per node"),
+])
+def test_decentralised_round_refuses_bad_input_before_training(refused, change, error, fragment):
+    args = {"models": [_tiny(s) for s in range(3)], "batches": [_batch(2, s) for s in range(3)],
+            "neighbours": ring(3), "lr": 0.1, **change}
+    refused(error, fragment, decentralised_round, args.pop("models"), args.pop("batches"),
+            args.pop("neighbours"), **args)
+
+
+def test_decentralised_round_refuses_models_of_different_architectures(refused):
+    models = [_tiny(0), _tiny(1), nn.Sequential(nn.Flatten(), nn.Linear(3, 2))]
+    batches = [_batch(2, s) for s in range(3)]
+    refused(DataError, "model 2 has other parameters than model 0", decentralised_round, models,
+            batches, ring(3), lr=0.1)
+    refused(WrongTypeError, "model 1 must be a torch.nn.Module, got dict", decentralised_round,
+            [models[0], {}, models[1]], batches, ring(3), lr=0.1)

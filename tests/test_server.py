@@ -11,7 +11,7 @@ from torch import nn
 
 import dlgtut.server as server_module
 from dlgtut.data import load_dataset
-from dlgtut.errors import ConfigError, DataError
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.models import LeNet
 from dlgtut.server import (
@@ -287,3 +287,102 @@ def test_accuracy_counts_right_answers_and_restores_the_mode():
     assert net.training
     with pytest.raises(DataError):
         accuracy(net, x, y[:2])
+
+
+def _pairs(n: int = 2) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(torch.rand(4, 1, 2, 3), torch.tensor([0, 1, 2, 0])) for _ in range(n)]
+
+
+@pytest.mark.parametrize("kwargs,error,fragment", [
+    ({"rounds": 2.0}, ConfigError, "rounds must be a non-negative integer, got 2.0"),
+    ({"rounds": True}, ConfigError, "rounds must be a non-negative integer"),
+    ({"batch_size": 2.5}, ConfigError, "batch_size must be a positive integer"),
+    ({"algorithm": "fedavg", "local_steps": 1.5}, ConfigError, "local_steps must be a positive"),
+    ({"lr": float("inf")}, ConfigError, "lr must be a finite number"),
+    ({"lr": "0.1"}, ConfigError, "lr must be a number"),
+    ({"seed": -1}, ConfigError, "seed must be a non-negative integer"),
+    ({"clients_per_round": 1.5}, ConfigError, "clients_per_round must be an integer"),
+    ({"clients_per_round": True}, ConfigError, "clients_per_round must be an integer"),
+    ({"algorithm": ["fedsgd"]}, ConfigError, "unknown algorithm"),
+    ({"record": "yes"}, ConfigError, "record must be True or False"),
+    ({"defense": "prune"}, WrongTypeError, "defense must be callable or None, got str"),
+    ({"update_fn": 3}, WrongTypeError, "update_fn must be callable or None, got int"),
+    ({"data": _pairs()[0]}, WrongTypeError, "got one (images, labels) pair"),
+    ({"data": [torch.rand(4, 6)]}, WrongTypeError, "participant 0's data must be an (images, "),
+    ({"data": [(torch.rand(4, 1, 2, 3) * 3, torch.tensor([0, 1, 2, 0]))]}, DataError,
+     "participant 0's images must lie in [0, 1]"),
+    ({"data": [(torch.randint(0, 2, (4, 1, 2, 3)), torch.tensor([0, 1, 2, 0]))]}, DataError,
+     "participant 0's images must be a floating-point tensor"),
+    ({"data": [(torch.rand(4, 1, 2, 3), torch.tensor([0.0, 1.5, 2.0, 0.0]))]}, DataError,
+     "participant 0's labels must be integer class indices"),
+    ({"test": (torch.rand(4, 1, 2, 3), torch.tensor([0.5, 1, 2, 0]))}, DataError,
+     "the test set's labels must be integer class indices"),
+    ({"model": lambda x: x}, WrongTypeError, "torch.nn.Module"),
+])
+def test_federated_training_checks_everything_before_the_first_round(refused, monkeypatch, kwargs,
+                                                                     error, fragment):
+    def boom(*args, **kw):
+        raise AssertionError("training started before the input was checked")
+
+    monkeypatch.setattr(server_module, "Server", boom)
+    args = {"model": _tiny(), "data": _pairs(), "rounds": 1, "algorithm": "fedsgd", **kwargs}
+    refused(error, fragment, federated_training, **args)
+
+
+def test_aggregate_and_server_refuse_a_single_update_and_bad_settings(refused):
+    update = Participant(_tiny()).fedsgd(PrivateBatch(torch.rand(2, 1, 2, 3),
+                                                      torch.tensor([0, 1])))
+    refused(WrongTypeError, "aggregate takes a list of SharedUpdates, got SharedUpdate",
+            aggregate, update)
+    refused(WrongTypeError, "torch.nn.Module, got str", Server, "net")
+    refused(ConfigError, "lr must be a finite number", Server, _tiny(), lr=float("nan"))
+    refused(ConfigError, "record must be True or False", Server, _tiny(), record=1)
+    refused(WrongTypeError, "Server.round takes a list of SharedUpdates", Server(_tiny(), lr=0.1)
+            .round, update)
+
+
+@pytest.mark.parametrize("args,kwargs,error,fragment", [
+    (("gradient",), {"lr": float("inf")}, ConfigError, "lr must be a finite number"),
+    (("gradient",), {"lr": True}, ConfigError, "lr must be a number"),
+    ((["gradient"],), {"lr": 0.1}, ConfigError, "unknown update kind"),
+    (("weight_delta",), {"tensors": torch.zeros(3, 6)}, None, "sequence of tensors"),
+    (("weight_delta",), {"tensors": [torch.zeros(3, 6), torch.full((3,), float("nan"))]},
+     DataError, "update tensor 1 contains NaN or inf"),
+    (("weight_delta",), {"tensors": [torch.zeros(3, 6, dtype=torch.long), torch.zeros(3)]},
+     DataError, "update tensor 0 must be a floating-point tensor"),
+])
+def test_apply_update_refuses_bad_steps(refused, args, kwargs, error, fragment):
+    net = _tiny()
+    tensors = kwargs.pop("tensors", [torch.zeros(3, 6), torch.zeros(3)])
+    refused(error or WrongTypeError, fragment, apply_update, net, tensors, *args, **kwargs)
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda: split_among(torch.zeros(4, 1), torch.tensor([0.5, 1, 2, 3]), 2), DataError,
+     "labels must be integer class indices"),
+    (lambda: split_among(torch.zeros(4, 1), torch.arange(4), 2.0), ConfigError,
+     "n_participants must be a positive integer, got 2.0"),
+    (lambda: split_among(torch.zeros(4, 1), torch.arange(4), 2, iid=0), ConfigError,
+     "iid must be True or False"),
+    (lambda: split_among(torch.zeros(4, 1), torch.arange(4), 2, seed=0.5), ConfigError,
+     "seed must be a non-negative integer"),
+    (lambda: accuracy(_tiny(), torch.rand(2, 6), torch.tensor([0.0, 1.0])), DataError,
+     "labels must be integer class indices"),
+    (lambda: accuracy(_tiny(), torch.rand(2, 7), torch.tensor([0, 1])), DataError,
+     "the model cannot take images of shape (7,)"),
+    (lambda: accuracy(_tiny(), torch.full((2, 6), float("nan")), torch.tensor([0, 1])),
+     DataError, "images contains NaN or inf"),
+    (lambda: accuracy(_tiny(), torch.rand(2, 6), torch.tensor([0, 1]), batch_size=0),
+     ConfigError, "batch_size must be a positive integer"),
+    (lambda: accuracy(_tiny(), [[0.0] * 6], torch.tensor([0])), DataError,
+     "images must be a tensor"),
+])
+def test_split_and_accuracy_refuse_bad_input(refused, call, error, fragment):
+    refused(error, fragment, call)
+
+
+def test_accuracy_follows_the_models_dtype():
+    net = _tiny().double()
+    x = torch.rand(5, 6)
+    expected = (net(x.double()).argmax(-1) == torch.arange(5) % 3).double().mean().item()
+    assert accuracy(net, x, torch.arange(5) % 3) == expected
