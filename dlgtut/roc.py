@@ -14,17 +14,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataError
+from .checks import array, axes, instance, number
+from .errors import DataError, WrongTypeError
 
 __all__ = ["RocSummary", "roc_summary", "tpr_at_fpr", "plot_roc"]
 
 
 def _as_arrays(scores, labels) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    y = np.asarray(labels).reshape(-1)
+    s = array(scores, "scores", finite=False).reshape(-1)
+    try:
+        y = np.asarray(labels).reshape(-1)
+    except (TypeError, ValueError):
+        raise DataError("labels must be 0 (non-member / without) or 1 (member / with)") from None
     if len(s) != len(y):
         raise DataError(f"{len(s)} scores but {len(y)} labels")
-    if not np.isin(y, (0, 1)).all():
+    if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
         raise DataError("labels must be 0 (non-member / without) or 1 (member / with)")
     y = y.astype(np.int64)
     if y.min(initial=1) == y.max(initial=0) or len(y) == 0:
@@ -42,10 +46,20 @@ def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
     target (fewer than ``1 / target``), only the threshold that accuses nobody qualifies and
     the answer is 0.
 
+    Raises:
+        DataError: ``fpr`` and ``tpr`` are not 1-D arrays of one length with values in [0, 1].
+        ConfigError: ``target`` is not a rate in [0, 1].
+
     Example:
         >>> tpr_at_fpr(np.array([0.0, 0.0, 0.5, 1.0]), np.array([0.0, 0.6, 0.9, 1.0]), 0.01)
         0.6
     """
+    fpr, tpr = array(fpr, "fpr", ndim=1), array(tpr, "tpr", ndim=1)
+    if fpr.shape != tpr.shape:
+        raise DataError(f"fpr and tpr must be of one length, got {len(fpr)} and {len(tpr)}")
+    if fpr.size and (min(fpr.min(), tpr.min()) < 0 or max(fpr.max(), tpr.max()) > 1):
+        raise DataError("fpr and tpr are rates and must lie in [0, 1]")
+    number(target, "target", low=0, high=1)
     ok = fpr <= target + 1e-12
     return float(tpr[ok].max()) if ok.any() else 0.0
 
@@ -129,6 +143,12 @@ def plot_roc(curves: dict[str, RocSummary], *, ax=None, title: str | None = None
     """
     import matplotlib.pyplot as plt
 
+    if not isinstance(curves, dict):
+        raise WrongTypeError(f"curves must map a legend label to a RocSummary, got "
+                             f"{type(curves).__name__}")
+    for name, r in curves.items():
+        instance(r, RocSummary, f"curve {name!r}")
+    axes(ax)
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
     else:

@@ -33,7 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import ConfigError, DataError
+from .checks import integer
+from .checks import seed as check_seed
+from .errors import ConfigError, DataError, WrongTypeError
 from .fl import one_hot, soft_cross_entropy
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "TextBatch",
     "TextUpdate",
     "TextParticipant",
+    "as_token_ids",
+    "require_text_update",
 ]
 
 UNK = "<unk>"
@@ -76,7 +80,25 @@ def tokenize(text: str) -> list[str]:
         >>> tokenize('"My dear Mr. Bennet," said his lady.')
         ['my', 'dear', 'mr.', 'bennet', ',', 'said', 'his', 'lady', '.']
     """
+    if not isinstance(text, str):
+        raise WrongTypeError(f"text must be a string, got {type(text).__name__}")
     return _TOKEN.findall(text.lower())
+
+
+def _tokens(tokens: Iterable[str], name: str = "tokens") -> list[str]:
+    """A list of token strings; one string (which would be read letter by letter) is refused."""
+    if isinstance(tokens, str):
+        raise WrongTypeError(f"{name} must be a list of tokens, not one string "
+                             "(tokenize it first)")
+    try:
+        tokens = list(tokens)
+    except TypeError:
+        raise WrongTypeError(f"{name} must be a list of tokens, got "
+                             f"{type(tokens).__name__}") from None
+    bad = [t for t in tokens if not isinstance(t, str)]
+    if bad:
+        raise WrongTypeError(f"{name} must all be strings, got {type(bad[0]).__name__}")
+    return tokens
 
 
 def detokenize(tokens: Iterable[str]) -> str:
@@ -87,7 +109,7 @@ def detokenize(tokens: Iterable[str]) -> str:
         'my dear mr. bennet, said she.'
     """
     out = ""
-    for tok in tokens:
+    for tok in _tokens(tokens):
         out += tok if (tok in _CLOSE or not out) else " " + tok
     return out
 
@@ -100,7 +122,7 @@ def split_sentences(tokens: Sequence[str]) -> list[list[str]]:
         [['oh', '!'], ['single', ',', 'my', 'dear', '.']]
     """
     sentences: list[list[str]] = [[]]
-    for tok in tokens:
+    for tok in _tokens(tokens):
         sentences[-1].append(tok)
         if tok in _END:
             sentences.append([])
@@ -121,7 +143,8 @@ def corpus_sentences(min_tokens: int = 1, max_tokens: int | None = None) -> list
         >>> corpus_sentences(max_tokens=4)[:3]
         ['bingley.', 'oh!', 'how so?']
     """
-    top = math.inf if max_tokens is None else max_tokens
+    integer(min_tokens, "min_tokens", low=0)
+    top = math.inf if max_tokens is None else integer(max_tokens, "max_tokens", low=0)
     return [
         detokenize(s) for s in split_sentences(_corpus_tokens()) if min_tokens <= len(s) <= top
     ]
@@ -150,7 +173,7 @@ class Vocabulary:
     def __init__(self, tokens: Iterable[str]) -> None:
         self.itos: list[str] = [UNK]
         self.stoi: dict[str, int] = {UNK: 0}
-        for tok in tokens:
+        for tok in _tokens(tokens):
             if tok not in self.stoi:
                 self.stoi[tok] = len(self.itos)
                 self.itos.append(tok)
@@ -171,12 +194,51 @@ class Vocabulary:
         return [self.stoi.get(tok, self.unk) for tok in tokenize(text)]
 
     def decode(self, ids: Iterable[int] | Tensor) -> str:
-        """The text of a sequence of ids; an id outside the vocabulary raises DataError."""
-        ids = [int(i) for i in (ids.tolist() if isinstance(ids, Tensor) else ids)]
-        bad = [i for i in ids if not 0 <= i < len(self)]
-        if bad:
-            raise DataError(f"token ids must lie in [0, {len(self) - 1}], got {bad[:5]}")
+        """The text of a sequence of ids; an id outside the vocabulary raises DataError.
+
+        Ids must be integers: a float id is refused, not truncated to a token.
+        """
+        ids = as_token_ids(ids, vocab_size=len(self)).reshape(-1).tolist()
         return detokenize(self.itos[i] for i in ids)
+
+
+def as_token_ids(
+    ids, name: str = "token ids", *, ndim: int | None = None, vocab_size: int | None = None
+) -> Tensor:
+    """Token ids as an int64 tensor: integers (not floats, not booleans), inside the vocabulary.
+
+    Args:
+        ids: a tensor, array or (nested) list of ids.
+        name: what the message calls them.
+        ndim: the number of dimensions they must have (2 for ``N x T``), or None.
+        vocab_size: ids must lie in ``[0, vocab_size)``; None only refuses negative ids.
+
+    Raises:
+        DataError: anything else.
+
+    Example:
+        >>> as_token_ids([[3, 1]], ndim=2).tolist()
+        [[3, 1]]
+        >>> as_token_ids([2.7])
+        Traceback (most recent call last):
+        ...
+        dlgtut.errors.DataError: token ids must be integers, got dtype torch.float32
+    """
+    try:
+        t = torch.as_tensor(ids)
+    except (TypeError, ValueError, RuntimeError):
+        raise DataError(f"{name} must be integers, got {type(ids).__name__}") from None
+    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        raise DataError(f"{name} must be integers, got dtype {t.dtype}")
+    if ndim is not None and t.ndim != ndim:
+        raise DataError(f"{name} must have {ndim} dimensions (N x T), got shape {tuple(t.shape)}")
+    outside = t < 0
+    if vocab_size is not None:
+        outside |= t >= vocab_size
+    if bool(outside.any()):
+        where = "be non-negative" if vocab_size is None else f"lie in [0, {vocab_size - 1}]"
+        raise DataError(f"{name} must {where}, got {t[outside][:5].tolist()}")
+    return t.long()
 
 
 @lru_cache(maxsize=1)
@@ -251,8 +313,13 @@ class TinyLM(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        if min(vocab_size, context, d_model, heads, layers) < 1:
-            raise ConfigError("vocab_size, context, d_model, heads and layers must be positive")
+        for name, value in (("vocab_size", vocab_size), ("context", context),
+                            ("d_model", d_model), ("heads", heads), ("layers", layers)):
+            integer(value, name, low=1)
+        if d_ff is not None:
+            integer(d_ff, "d_ff", low=1)
+        if seed is not None:
+            check_seed(seed)
         if d_model % heads:
             raise ConfigError(f"heads ({heads}) must divide d_model ({d_model})")
         if seed is not None:
@@ -287,11 +354,22 @@ def next_token_loss(model: TinyLM, ids: Tensor) -> Tensor:
     It is :func:`~dlgtut.fl.soft_cross_entropy` on one-hot targets over all ``N (T - 1)``
     positions, the loss the text attack matches gradients through.
 
+    Raises:
+        WrongTypeError: ``model`` is not a :class:`TinyLM`.
+        DataError: ``ids`` is not ``N x T`` integer ids of the model's vocabulary with
+            ``T >= 2``, or longer than its context.
+
     Example:
         >>> net = TinyLM(vocab_size=10, context=4, seed=0)
         >>> round(next_token_loss(net, torch.tensor([[1, 2, 3]])).item(), 4)
         2.2883
     """
+    if not isinstance(model, TinyLM):
+        raise WrongTypeError(f"model must be a TinyLM, got {type(model).__name__}")
+    ids = as_token_ids(ids, "ids", ndim=2, vocab_size=model.vocab_size)
+    if ids.shape[0] == 0 or ids.shape[1] < 2:
+        raise DataError(f"ids must hold a sentence of 2 tokens or more, got shape "
+                        f"{tuple(ids.shape)}")
     logits = model(ids[:, :-1])
     target = one_hot(ids[:, 1:].reshape(-1), logits.shape[-1]).to(logits.dtype)
     return soft_cross_entropy(logits.reshape(-1, logits.shape[-1]), target)
@@ -338,8 +416,13 @@ class TextBatch:
             sentences: the private sentences.
             length: keep the first ``length`` tokens of each; if None all must be equally long.
         """
+        if not isinstance(vocab, Vocabulary):
+            raise WrongTypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
         if isinstance(sentences, str):
             sentences = [sentences]
+        sentences = _tokens(sentences, "sentences")
+        if length is not None:
+            integer(length, "length", low=2)
         encoded = [vocab.encode(s) for s in sentences]
         if not encoded:
             raise DataError("a batch needs at least one sentence")
@@ -360,6 +443,8 @@ class TextBatch:
 
     def sentences(self, vocab: Vocabulary) -> list[str]:
         """The batch as text."""
+        if not isinstance(vocab, Vocabulary):
+            raise WrongTypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
         return [vocab.decode(row) for row in self.ids]
 
 
@@ -386,9 +471,44 @@ class TextUpdate:
     def gradient(self, name: str) -> Tensor:
         """The shared gradient of the parameter called ``name`` (e.g. ``"tok.weight"``)."""
         names = [n for n, _ in self.model.named_parameters()]
-        if name not in names:
+        if not isinstance(name, str) or name not in names:
             raise DataError(f"the model has no parameter {name!r}")
         return self.tensors[names.index(name)]
+
+
+def require_text_update(update, who: str) -> TextUpdate:
+    """Check that a text attack was given a :class:`TextUpdate`; say what went wrong if not.
+
+    The private :class:`TextBatch` (or its ids) in its place is named as such: the attacker
+    never sees the private sentences. Beyond the type, the update's public facts are checked:
+    a :class:`TinyLM` and a :class:`Vocabulary` of one size, one floating-point tensor per
+    parameter, a positive batch size and a sentence length of 2 tokens or more.
+
+    Raises:
+        WrongTypeError: not a TextUpdate, or one whose model, vocabulary or tensors are of the
+            wrong kind.
+        DataError: public facts that cannot describe a batch.
+    """
+    if isinstance(update, TextBatch | Tensor):
+        raise WrongTypeError(
+            f"{who} takes the TextUpdate a participant shares, not the private sentences "
+            "(the attacker never sees them): pass TextParticipant(model, vocab).fedsgd(batch)")
+    if not isinstance(update, TextUpdate):
+        raise WrongTypeError(f"{who} takes a TextUpdate, got {type(update).__name__}")
+    if not isinstance(update.model, TinyLM) or not isinstance(update.vocab, Vocabulary):
+        raise WrongTypeError(f"{who} needs the update's public TinyLM and Vocabulary, got "
+                             f"{type(update.model).__name__} and {type(update.vocab).__name__}")
+    if update.model.vocab_size != len(update.vocab):
+        raise DataError(f"the update's model has {update.model.vocab_size} outputs but its "
+                        f"vocabulary {len(update.vocab)} tokens")
+    tensors = update.tensors
+    if not isinstance(tensors, tuple | list) or not tensors or not all(
+            isinstance(t, Tensor) and t.is_floating_point() for t in tensors):
+        raise WrongTypeError(f"{who} needs the update's tensors as a non-empty tuple of "
+                             "floating-point tensors, one per parameter")
+    integer(update.batch_size, "the update's batch_size", low=1, error=DataError)
+    integer(update.seq_len, "the update's seq_len", low=2, error=DataError)
+    return update
 
 
 class TextParticipant:
@@ -408,6 +528,10 @@ class TextParticipant:
     """
 
     def __init__(self, model: TinyLM, vocab: Vocabulary) -> None:
+        if not isinstance(model, TinyLM):
+            raise WrongTypeError(f"model must be a TinyLM, got {type(model).__name__}")
+        if not isinstance(vocab, Vocabulary):
+            raise WrongTypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
         if model.vocab_size != len(vocab):
             raise ConfigError(
                 f"the model has {model.vocab_size} outputs but the vocabulary {len(vocab)} tokens"
@@ -416,6 +540,8 @@ class TextParticipant:
 
     def fedsgd(self, batch: TextBatch) -> TextUpdate:
         """FedSGD: the gradient of :func:`next_token_loss` with respect to every parameter."""
+        if not isinstance(batch, TextBatch):
+            raise WrongTypeError(f"the participant needs a TextBatch, got {type(batch).__name__}")
         ids = batch.ids
         if ids.max() >= len(self.vocab):
             raise DataError(f"token ids must lie in [0, {len(self.vocab) - 1}]")

@@ -14,6 +14,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from .checks import (
+    as_model_input,
+    function,
+    integer,
+    model_output,
+    model_parameters,
+    number,
+    tensor,
+)
+from .checks import seed as check_seed
 from .errors import ConfigError, DataError
 
 __all__ = ["MLP", "train_classifier", "predict_logits"]
@@ -46,15 +56,16 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
-        if activation not in acts:
+        if not isinstance(activation, str) or activation not in acts:
             raise ConfigError(f"unknown activation {activation!r}; choose from {sorted(acts)}")
-        if in_features < 1 or num_classes < 1 or any(h < 1 for h in hidden):
-            raise ConfigError(
-                f"MLP sizes must be positive: in_features={in_features}, "
-                f"num_classes={num_classes}, hidden={tuple(hidden)}"
-            )
+        integer(in_features, "in_features", low=1)
+        integer(num_classes, "num_classes", low=1)
+        if isinstance(hidden, str) or not isinstance(hidden, Sequence):
+            raise ConfigError(f"hidden must be a sequence of layer widths, got {hidden!r}")
+        for h in hidden:
+            integer(h, "every hidden width", low=1)
         if seed is not None:
-            torch.manual_seed(seed)
+            torch.manual_seed(check_seed(seed))
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for h in hidden:
@@ -74,6 +85,20 @@ def _check_data(images: Tensor, labels: Tensor) -> None:
         raise DataError("labels must be a 1-D int64 tensor")
     if len(images) != len(labels) or len(labels) == 0:
         raise DataError(f"need one label per example: {len(images)} examples, {len(labels)} labels")
+    tensor(images, "images", finite=True)
+    if int(labels.min()) < 0:
+        raise DataError(f"labels must not be negative, got {int(labels.min())}")
+
+
+def _classes(model: nn.Module, images: Tensor) -> int:
+    """The model's number of outputs on one example (a one-line DataError if it cannot take it)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return int(model_output(model, as_model_input(model, images[:1])).shape[-1])
+    finally:
+        model.train(was_training)
 
 
 def train_classifier(
@@ -105,9 +130,16 @@ def train_classifier(
         on_epoch: optional ``callable(epoch, model)`` called after every epoch (for example to
             record test accuracy or to snapshot the model).
 
+    The images follow the model's dtype and device. Everything is checked before the first
+    step: the settings, the data, and that the model takes the images and has a class for
+    every label.
+
     Raises:
-        ConfigError: a non-positive ``epochs``, ``lr`` or ``batch_size``.
-        DataError: images and labels that do not fit together.
+        ConfigError: ``epochs`` or ``batch_size`` that is not a positive integer, ``lr`` that
+            is not positive and finite, a negative ``weight_decay``, a bad ``seed``.
+        DataError: images and labels that do not fit together or with the model (NaN images,
+            labels outside its classes, images it cannot take).
+        WrongTypeError: ``model`` is not a module, or ``on_epoch`` is not callable.
 
     Example:
         >>> x = torch.cat([torch.zeros(8, 2), torch.ones(8, 2)])
@@ -117,12 +149,20 @@ def train_classifier(
         >>> losses[-1] < 0.05, (net(x).argmax(1) == y).all().item()
         (True, True)
     """
-    if epochs < 1 or lr <= 0 or batch_size < 1:
-        raise ConfigError(
-            f"epochs and batch_size must be at least 1 and lr positive; got epochs={epochs}, "
-            f"lr={lr}, batch_size={batch_size}"
-        )
+    integer(epochs, "epochs", low=1)
+    number(lr, "lr", low=0, low_open=True)
+    integer(batch_size, "batch_size", low=1)
+    number(weight_decay, "weight_decay", low=0)
+    check_seed(seed)
+    function(on_epoch, "on_epoch")
+    model_parameters(model)
     _check_data(images, labels)
+    k = _classes(model, images)
+    if int(labels.max()) >= k:
+        raise DataError(f"labels must lie in [0, {k - 1}] for the model's {k} classes, got "
+                        f"{int(labels.max())}")
+    images = as_model_input(model, images)
+    labels = labels.to(images.device)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss()
@@ -149,12 +189,24 @@ def train_classifier(
 
 
 def predict_logits(model: nn.Module, images: Tensor, *, batch_size: int = 1024) -> Tensor:
-    """The model's logits for ``images``, in eval mode and without autograd."""
+    """The model's logits for ``images``, in eval mode and without autograd.
+
+    The images follow the model's dtype and device, ``batch_size`` at a time.
+
+    Raises:
+        WrongTypeError: ``model`` is not a module.
+        DataError: ``images`` is not a non-empty float tensor of finite values, or the model
+            cannot take it.
+        ConfigError: ``batch_size`` is not a positive integer.
+    """
+    model_parameters(model)
+    tensor(images, "images", min_ndim=2, floating=True, finite=True)
+    integer(batch_size, "batch_size", low=1)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            return torch.cat([model(images[lo : lo + batch_size])
+            return torch.cat([model_output(model, as_model_input(model, images[lo:lo + batch_size]))
                               for lo in range(0, len(images), batch_size)])
     finally:
         model.train(was_training)

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from dlgtut.errors import DataError
+from dlgtut.errors import ConfigError, DataError
 from dlgtut.roc import plot_roc, roc_summary, tpr_at_fpr
 
 
@@ -85,3 +85,36 @@ def test_plot_roc_draws_log_log_axes_with_one_line_per_attack():
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert len(ax.lines) == 3  # two attacks and the chance diagonal
     plt.close(fig)
+
+
+@pytest.mark.parametrize("scores,labels,fragment", [
+    (["a", "b"], [1, 0], "scores must be numbers"),
+    ([[0.1], [0.2, 0.3]], [1, 0], "scores must be a rectangular array of numbers"),
+    ([True, False], [1, 0], "scores must be numbers"),
+    ([0.1, 0.2], ["1", "0"], "labels must be 0"),
+    ([0.1, 0.2], [0.5, 1], "labels must be 0"),
+    ([0.1, float("inf")], [1, 0], "NaN or infinite"),
+])
+def test_roc_summary_refuses_what_is_not_numbers_in_one_line(refused, scores, labels, fragment):
+    refused(DataError, fragment, roc_summary, scores, labels)
+
+
+@pytest.mark.parametrize("args,error,fragment", [
+    (([0.0, 1.0], [0.0], 0.01), DataError, "fpr and tpr must be of one length"),
+    (([0.0, 1.0], [0.0, 1.0], float("nan")), ConfigError, "target must be a finite number"),
+    (([0.0, 1.0], [0.0, 1.0], 2.0), ConfigError, "target must lie in [0, 1]"),
+    (([0.0, 2.0], [0.0, 1.0], 0.01), DataError, "must lie in [0, 1]"),
+    ((["x"], [0.0], 0.01), DataError, "fpr must be numbers"),
+])
+def test_tpr_at_fpr_refuses_bad_curves(refused, args, error, fragment):
+    refused(error, fragment, tpr_at_fpr, *args)
+
+
+def test_plot_roc_refuses_curves_of_the_wrong_kind(refused):
+    from dlgtut.errors import WrongTypeError
+
+    r = roc_summary([3, 2, 1, 0], [1, 1, 0, 0])
+    refused(WrongTypeError, "curves must map a legend label to a RocSummary, got list", plot_roc,
+            [r])
+    refused(WrongTypeError, "curve 'a' must be a RocSummary, got dict", plot_roc, {"a": {}})
+    refused(WrongTypeError, "ax must be a matplotlib Axes or None", plot_roc, {"a": r}, ax=1)

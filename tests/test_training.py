@@ -69,3 +69,65 @@ def test_bad_data_is_refused(digits):
         train_classifier(MLP(64, 10), x[:10], y[:10].float())
     with pytest.raises(ConfigError, match="activation"):
         MLP(64, 10, activation="gelu")
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"epochs": 2.5}, "epochs must be a positive integer, got 2.5"),
+    ({"epochs": True}, "epochs must be a positive integer, got True"),
+    ({"lr": float("nan")}, "lr must be a finite number"),
+    ({"lr": float("inf")}, "lr must be a finite number"),
+    ({"batch_size": 4.0}, "batch_size must be a positive integer"),
+    ({"weight_decay": -1e-3}, "weight_decay must be non-negative"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+])
+def test_train_classifier_refuses_bad_settings_in_one_line(refused, kwargs, fragment):
+    x, y = torch.rand(6, 1, 2, 2), torch.tensor([0, 1, 0, 1, 0, 1])
+    refused(ConfigError, fragment, train_classifier, MLP(4, 2, seed=0), x, y, **kwargs)
+
+
+@pytest.mark.parametrize("images,labels,fragment", [
+    (torch.full((2, 1, 2, 2), float("nan")), torch.tensor([0, 1]), "images contains NaN or inf"),
+    (torch.rand(2, 1, 2, 2), torch.tensor([0, 5]), "labels must lie in [0, 1] for the model's 2"),
+    (torch.rand(2, 1, 2, 2), torch.tensor([-1, 1]), "labels must not be negative"),
+    (torch.rand(2, 1, 3, 3), torch.tensor([0, 1]), "the model cannot take images of shape"),
+])
+def test_train_classifier_refuses_data_the_model_cannot_learn_before_training(
+        refused, images, labels, fragment):
+    refused(DataError, fragment, train_classifier, MLP(4, 2, seed=0), images, labels, epochs=1)
+
+
+def test_train_classifier_refuses_a_model_or_callback_of_the_wrong_kind(refused):
+    from dlgtut.errors import WrongTypeError
+
+    x, y = torch.rand(2, 1, 2, 2), torch.tensor([0, 1])
+    refused(WrongTypeError, "torch.nn.Module, got function", train_classifier, lambda v: v, x, y)
+    refused(WrongTypeError, "on_epoch must be callable", train_classifier, MLP(4, 2), x, y,
+            on_epoch="print")
+
+
+def test_a_float64_model_trains_and_predicts_on_float32_images():
+    x, y = torch.rand(8, 1, 2, 2), torch.tensor([0, 1] * 4)
+    net = MLP(4, 2, hidden=(4,), seed=0).double()
+    train_classifier(net, x, y, epochs=2, batch_size=4)
+    assert predict_logits(net, x).dtype == torch.float64
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"in_features": 4.0}, "in_features must be a positive integer"),
+    ({"num_classes": 0}, "num_classes must be a positive integer"),
+    ({"hidden": 32}, "hidden must be a sequence of layer widths"),
+    ({"hidden": (32, 0.5)}, "every hidden width must be a positive integer"),
+    ({"activation": ["relu"]}, "unknown activation"),
+    ({"seed": "1"}, "seed must be a non-negative integer"),
+])
+def test_mlp_refuses_bad_sizes(refused, kwargs, fragment):
+    args = {"in_features": 4, "num_classes": 2, **kwargs}
+    refused(ConfigError, fragment, MLP, **args)
+
+
+def test_predict_logits_refuses_bad_input(refused):
+    refused(DataError, "images must be a tensor", predict_logits, MLP(4, 2), [[0.0] * 4])
+    refused(DataError, "images must be a floating-point tensor", predict_logits, MLP(4, 2),
+            torch.zeros(2, 4, dtype=torch.long))
+    refused(ConfigError, "batch_size must be a positive integer", predict_logits, MLP(4, 2),
+            torch.zeros(2, 4), batch_size=0)

@@ -41,7 +41,6 @@ with the repair; for 6 batches of four, 0.61 alone and 0.96 with the repair (3 e
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -54,10 +53,12 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ...errors import ConfigError, DataError
+from ...checks import choice, flag, instance, integer, number, replace
+from ...checks import seed as check_seed
+from ...errors import DataError
 from ...metrics import label_accuracy
 from ...optim import CompactLBFGS
-from ...text import TextBatch, TextUpdate
+from ...text import TextBatch, TextUpdate, as_token_ids, require_text_update
 from ..result import Status
 from ..stopping import StopRule
 from .text_repair import TextProblem, bag_of_words, repair
@@ -113,22 +114,24 @@ class TextDLGConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.unknowns not in ("tokens", "embeddings"):
-            raise ConfigError("unknowns must be one of tokens, embeddings")
-        if self.distance not in ("l2", "cosine"):
-            raise ConfigError("distance must be one of l2, cosine")
-        if self.iterations < 1 or self.max_iter < 1 or self.history_size < 1:
-            raise ConfigError("iterations, max_iter and history_size must be at least 1")
-        if self.restarts < 0 or self.stall_steps < 1:
-            raise ConfigError("restarts must be >= 0 and stall_steps >= 1")
-        if self.refine_evals < 0:
-            raise ConfigError(f"refine_evals must be >= 0, got {self.refine_evals}")
-        if not self.init_scale > 0:
-            raise ConfigError(f"init_scale must be positive, got {self.init_scale}")
+        choice(self.unknowns, ("tokens", "embeddings"), "unknowns")
+        choice(self.distance, ("l2", "cosine"), "distance")
+        for name in ("iterations", "max_iter", "history_size", "stall_steps"):
+            integer(getattr(self, name), name, low=1)
+        integer(self.restarts, "restarts", low=0)
+        integer(self.refine_evals, "refine_evals", low=0)
+        number(self.init_scale, "init_scale", low=0, low_open=True)
+        if self.stop_distance is not None:
+            number(self.stop_distance, "stop_distance", low=0)
+        if self.time_limit is not None:
+            number(self.time_limit, "time_limit", low=0, low_open=True)
+        flag(self.refine, "refine")
+        flag(self.progress, "progress")
+        check_seed(self.seed)
 
     def replace(self, **changes) -> TextDLGConfig:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (an unknown field is a ConfigError)."""
+        return replace(self, changes)
 
 
 @dataclass(eq=False)
@@ -203,8 +206,8 @@ def token_accuracy(pred: Tensor, truth: TextBatch | Tensor) -> float:
         >>> token_accuracy(pred, torch.tensor([[1, 2, 0], [5, 6, 7]]))
         0.8333333333333334
     """
-    true = truth.ids if isinstance(truth, TextBatch) else torch.as_tensor(truth)
-    pred = torch.as_tensor(pred)
+    true = truth.ids if isinstance(truth, TextBatch) else as_token_ids(truth, "truth", ndim=2)
+    pred = as_token_ids(pred, "pred", ndim=2)
     perm = sentence_assignment(pred, true)
     return label_accuracy(pred[perm].reshape(-1), true.reshape(-1))
 
@@ -218,9 +221,9 @@ def sentence_assignment(pred: Tensor, truth: TextBatch | Tensor) -> Tensor:
         >>> sentence_assignment(torch.tensor([[5, 6], [1, 2]]), torch.tensor([[1, 2], [5, 0]]))
         tensor([1, 0])
     """
-    true = truth.ids if isinstance(truth, TextBatch) else torch.as_tensor(truth)
-    pred = torch.as_tensor(pred)
-    if pred.ndim != 2 or pred.shape != true.shape:
+    true = truth.ids if isinstance(truth, TextBatch) else as_token_ids(truth, "truth", ndim=2)
+    pred = as_token_ids(pred, "pred", ndim=2)
+    if pred.ndim != 2 or pred.shape != true.shape or pred.numel() == 0:
         raise DataError(
             f"need N x T token ids of one shape, got {tuple(pred.shape)} and {tuple(true.shape)}"
         )
@@ -346,6 +349,8 @@ def text_dlg(
         A :class:`TextReconstruction`; check ``status`` before trusting it.
 
     Raises:
+        WrongTypeError: ``update`` is not a TextUpdate (the private batch, say), or ``config``
+            is not a TextDLGConfig.
         AttackError: if the update cannot be attacked (all zeros, NaN, mismatched model).
         DataError: if the sentence length does not fit the model's context.
         ConfigError: for invalid settings.
@@ -359,7 +364,8 @@ def text_dlg(
         >>> rec.text, rec.status, rec.token_accuracy(batch)
         (['mr. bennet made no answer.'], 'converged', 1.0)
     """
-    cfg = config or TextDLGConfig()
+    update = require_text_update(update, "text_dlg")
+    cfg = TextDLGConfig() if config is None else instance(config, TextDLGConfig, "config")
     if overrides:
         cfg = cfg.replace(**overrides)
     problem = TextProblem(update, cfg.unknowns, cfg.distance)

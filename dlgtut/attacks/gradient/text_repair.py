@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...checks import choice, flag, integer
 from ...errors import AttackError, DataError
 from ...fl import soft_cross_entropy
-from ...text import TextUpdate
+from ...text import TextUpdate, as_token_ids, require_text_update
 from .dlg import gradient_distance
 
 __all__ = [
@@ -51,6 +52,8 @@ def bag_of_words(update: TextUpdate, labels: bool = True) -> Tensor:
         >>> [vocab.itos[i] for i in bag_of_words(update)]
         ['is', 'his', '?', 'what', 'name']
     """
+    update = require_text_update(update, "bag_of_words")
+    flag(labels, "labels")
     rows = update.gradient("tok.weight").abs().sum(dim=1)
     present = rows > 0
     if labels:
@@ -70,6 +73,9 @@ class TextProblem:
 
     def __init__(self, update: TextUpdate, unknowns: str = "tokens", distance: str = "l2"
                  ) -> None:
+        update = require_text_update(update, "TextProblem")
+        choice(unknowns, ("tokens", "embeddings"), "unknowns")
+        choice(distance, ("l2", "cosine"), "distance")
         self.unknowns, self.distance_kind = unknowns, distance
         self.model = copy.deepcopy(update.model).double()
         names = [n for n, _ in self.model.named_parameters()]
@@ -225,6 +231,12 @@ def refine_tokens(
     Returns:
         The repaired ``N x T`` ids, their gradient distance and the evaluations spent.
 
+    Raises:
+        WrongTypeError: ``update`` is not a TextUpdate.
+        DataError: ``tokens`` or ``bag`` that are not integer ids of the vocabulary (a float
+            id is refused, not truncated), or ``tokens`` of the wrong shape.
+        ConfigError: a negative or non-integer ``max_evals``, or an unknown ``distance``.
+
     Example:
         >>> from dlgtut.text import TextBatch, TextParticipant, TinyLM, default_vocabulary
         >>> vocab = default_vocabulary()
@@ -236,11 +248,16 @@ def refine_tokens(
         ('what is his name?', True)
     """
     problem = TextProblem(update, distance=distance)
-    tokens = torch.as_tensor(tokens).long()
+    vocab_size = problem.E.shape[0]
+    tokens = as_token_ids(tokens, "tokens", vocab_size=vocab_size)  # floats refused, not cut
     if tokens.shape != problem.shape:
         raise DataError(f"tokens must be {problem.shape[0]} x {problem.shape[1]}, got "
                         f"{tuple(tokens.shape)}")
-    bag = bag_of_words(update) if bag is None else torch.as_tensor(bag).long()
+    if bag is None:
+        bag = bag_of_words(update)
+    else:
+        bag = as_token_ids(bag, "bag", vocab_size=vocab_size).reshape(-1)
+    integer(max_evals, "max_evals", low=0)
     return repair(problem, tokens, bag, max_evals)
 
 

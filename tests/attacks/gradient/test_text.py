@@ -225,3 +225,52 @@ def test_bad_settings_and_updates_raise():
     too_long = TextUpdate(update.model, VOCAB, update.tensors, 1, 40)
     with pytest.raises(DataError, match="context"):
         text_dlg(too_long, progress=False)
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"iterations": 2.5}, "iterations must be a positive integer, got 2.5"),
+    ({"max_iter": True}, "max_iter must be a positive integer, got True"),
+    ({"restarts": -1}, "restarts must be a non-negative integer"),
+    ({"init_scale": float("inf")}, "init_scale must be a finite number"),
+    ({"stop_distance": float("nan")}, "stop_distance must be a finite number"),
+    ({"stop_distance": -1.0}, "stop_distance must be non-negative"),
+    ({"time_limit": float("inf")}, "time_limit must be a finite number"),
+    ({"time_limit": 0}, "time_limit must be positive"),
+    ({"refine": "yes"}, "refine must be True or False"),
+    ({"seed": 1.5}, "seed must be a non-negative integer"),
+    ({"distance": ["l2"]}, "distance must be one of l2, cosine"),
+])
+def test_text_dlg_config_refuses_bad_settings(refused, kwargs, fragment):
+    refused(ConfigError, fragment, TextDLGConfig, **kwargs)
+
+
+def test_text_attacks_take_the_text_update_not_the_private_batch(refused):
+    from dlgtut.errors import WrongTypeError
+
+    batch, update = _update(["What is his name?"])
+    for attack in (text_dlg, bag_of_words):
+        refused(WrongTypeError, "not the private sentences", attack, batch)
+        refused(WrongTypeError, "takes a TextUpdate, got dict", attack, {})
+    refused(WrongTypeError, "not the private sentences", refine_tokens, batch, batch.ids)
+    refused(WrongTypeError, "config must be a TextDLGConfig, got dict", text_dlg, update, {})
+    refused(ConfigError, "TextDLGConfig has no setting 'iteration'", text_dlg, update,
+            iteration=3)
+
+
+def test_refine_tokens_refuses_float_ids_instead_of_truncating_them(refused):
+    batch, update = _update(["What is his name?"])
+    refused(DataError, "tokens must be integers, got dtype torch.float32", refine_tokens, update,
+            batch.ids.float() + 0.7)
+    refused(DataError, "tokens must lie in [0, 326]", refine_tokens, update, batch.ids + 1000)
+    refused(DataError, "bag must be integers", refine_tokens, update, batch.ids, [1.5])
+    refused(ConfigError, "max_evals must be a non-negative integer", refine_tokens, update,
+            batch.ids, max_evals=2.5)
+    refused(ConfigError, "distance must be one of l2, cosine", refine_tokens, update, batch.ids,
+            distance="l1")
+
+
+def test_token_accuracy_refuses_ids_that_are_not_integers(refused):
+    ids = torch.tensor([[1, 2, 3]])
+    refused(DataError, "pred must be integers, got dtype torch.float32", token_accuracy,
+            ids.float(), ids)
+    refused(DataError, "truth must have 2 dimensions (N x T)", token_accuracy, ids, ids[0])
