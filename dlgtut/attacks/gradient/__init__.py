@@ -10,6 +10,7 @@ private batch; every attack here takes the shared update alone.
 * :mod:`.labels`: labels read off the classifier's gradient (iDLG and its batch rules).
 * :mod:`.inverting`: Inverting Gradients (Geiping et al. 2020): cosine, TV prior, FedAvg.
 * :mod:`.text` and :mod:`.text_repair`: DLG on a language model's gradient.
+* :mod:`.rgap`: R-GAP (Zhu and Blaschko 2021): the input in closed form, where the model allows.
 * :mod:`.identifiability`: whether a gradient can single out a batch at all.
 * :mod:`.original`: the original code, kept for parity tests and benchmarks.
 """
@@ -27,6 +28,7 @@ from .labels import (
     last_layer_gradient,
     rounded_counts,
 )
+from .rgap import rgap, rgap_images, rgap_supported
 from .text import TextDLGConfig, TextReconstruction, sentence_assignment, text_dlg, token_accuracy
 from .text_repair import bag_of_words, refine_tokens
 
@@ -50,6 +52,9 @@ __all__ = [
     "label_counts",
     "last_layer_gradient",
     "rounded_counts",
+    "rgap",
+    "rgap_images",
+    "rgap_supported",
     "TextDLGConfig",
     "TextReconstruction",
     "text_dlg",
