@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
+from .checks import axes
 from .errors import ConfigError
 
 __all__ = ["draw_federation", "draw_attack", "COLOURS", "TOPOLOGIES", "ATTACK_FAMILIES"]
@@ -180,8 +181,9 @@ def draw_federation(
         True
         >>> plt.close(fig)
     """
-    if topology not in TOPOLOGIES:
+    if not isinstance(topology, str) or topology not in TOPOLOGIES:
         raise ConfigError(f"unknown topology {topology!r}; choose from {', '.join(TOPOLOGIES)}")
+    axes(ax)
     if attacker is not None and attacker not in _ATTACKERS[topology]:
         allowed = ", ".join(repr(a) for a in _ATTACKERS[topology])
         raise ConfigError(f"in {topology} learning the attacker is None or {allowed}, "
@@ -350,10 +352,11 @@ def draw_attack(family: str, ax: Axes | None = None) -> Figure:
         True
         >>> plt.close(fig)
     """
-    if family not in _ATTACKS:
+    if not isinstance(family, str) or family not in _ATTACKS:
         raise ConfigError(
             f"unknown attack family {family!r}; choose from {', '.join(ATTACK_FAMILIES)}"
         )
+    axes(ax)
     title, inputs, computation, output = _ATTACKS[family]
     fig, ax = _canvas(ax, 10.0, 4.1)
     _title(ax, title, 3.85)

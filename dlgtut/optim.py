@@ -23,6 +23,9 @@ import torch
 from torch import Tensor
 from torch.optim.lbfgs import _strong_wolfe
 
+from .checks import integer, number
+from .errors import ConfigError, WrongTypeError
+
 __all__ = ["CompactLBFGS"]
 
 
@@ -50,6 +53,12 @@ class CompactLBFGS(torch.optim.Optimizer):
         history_size: number of curvature pairs kept.
         line_search_fn: ``"strong_wolfe"`` or None (fixed step ``lr``).
 
+    Raises:
+        ConfigError (a ValueError, as torch's optimisers raise): a setting of the wrong kind or
+            outside its range: ``lr`` not positive and finite, counts below 1 or not integers,
+            negative or non-finite tolerances; no parameters, or several parameter groups.
+        WrongTypeError (a TypeError, as torch raises): parameters that are not tensors.
+
     Example:
         >>> x = torch.tensor([3.0, -2.0], dtype=torch.float64, requires_grad=True)
         >>> opt = CompactLBFGS([x], line_search_fn="strong_wolfe")
@@ -74,10 +83,16 @@ class CompactLBFGS(torch.optim.Optimizer):
         history_size: int = 300,
         line_search_fn: str | None = "strong_wolfe",
     ) -> None:
-        if line_search_fn not in (None, "strong_wolfe"):
-            raise ValueError(f"line_search_fn must be None or 'strong_wolfe', not {line_search_fn}")
-        if history_size < 1 or max_iter < 1:
-            raise ValueError("history_size and max_iter must be at least 1")
+        if line_search_fn is not None and line_search_fn != "strong_wolfe":
+            raise ConfigError(f"line_search_fn must be None or 'strong_wolfe', not "
+                              f"{line_search_fn!r}")
+        number(lr, "lr", low=0, low_open=True)
+        integer(history_size, "history_size", low=1)
+        integer(max_iter, "max_iter", low=1)
+        if max_eval is not None:
+            integer(max_eval, "max_eval", low=1)
+        number(tolerance_grad, "tolerance_grad", low=0)
+        number(tolerance_change, "tolerance_change", low=0)
         defaults = dict(
             lr=lr,
             max_iter=max_iter,
@@ -87,9 +102,14 @@ class CompactLBFGS(torch.optim.Optimizer):
             history_size=history_size,
             line_search_fn=line_search_fn,
         )
-        super().__init__(params, defaults)
+        try:
+            super().__init__(params, defaults)
+        except TypeError as err:  # params that are not tensors (torch's message is one line)
+            raise WrongTypeError(f"params must be tensors to optimise: {err}") from None
+        except ValueError as err:  # an empty parameter list
+            raise ConfigError(f"params: {err}") from None
         if len(self.param_groups) != 1:
-            raise ValueError("CompactLBFGS doesn't support per-parameter options")
+            raise ConfigError("CompactLBFGS doesn't support per-parameter options")
         self._params: list[Tensor] = self.param_groups[0]["params"]
 
     # -- flat views of the parameters -------------------------------------------------------

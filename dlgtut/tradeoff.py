@@ -31,7 +31,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import ConfigError
+from .checks import axes, instance, integer, number, replace
+from .checks import seed as check_seed
+from .errors import ConfigError, WrongTypeError
 
 __all__ = ["Setting", "TradeoffPoint", "measure", "sweep", "plot_tradeoff", "DEFAULT_GRIDS"]
 
@@ -84,9 +86,25 @@ class Setting:
     delta: float = 1e-5
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        integer(self.image_size, "image_size", low=3)  # SSIM needs 3 x 3 pixels at least
+        for name in ("participants", "train_examples", "batch_size", "attack_images",
+                     "attack_iterations"):
+            integer(getattr(self, name), name, low=1)
+        integer(self.rounds, "rounds", low=0)
+        if self.attack_restarts is not None:
+            integer(self.attack_restarts, "attack_restarts", low=0)
+        number(self.lr, "lr", low=0, low_open=True)
+        number(self.clip, "clip", low=0, low_open=True)
+        number(self.delta, "delta", low=0, high=1, low_open=True, high_open=True)
+        check_seed(self.seed)
+        if self.participants > self.train_examples:
+            raise ConfigError(f"{self.train_examples} training examples cannot be shared by "
+                              f"{self.participants} participants")
+
     def replace(self, **changes) -> Setting:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (an unknown field is a ConfigError)."""
+        return replace(self, changes)
 
 
 @dataclass(frozen=True)
@@ -123,12 +141,22 @@ def _model(s: Setting):
     return LeNet(1, 10, s.image_size, "tanh", seed=s.seed, init="default")
 
 
-def _data(s: Setting):
+def _attack_size(name: str, value) -> int:
+    """Images per attacked update: the batch (or the participants) the defence names, else 1."""
+    return int(value) if name in ("batch", "secure-aggregation") else 1
+
+
+def _data(s: Setting, name: str, value):
     from .data import load_dataset
 
     d = load_dataset("digits", size=s.image_size)
     if not 0 < s.train_examples < len(d):
         raise ConfigError(f"train_examples must lie in [1, {len(d) - 1}]")
+    pool, size = len(d) - s.train_examples, _attack_size(name, value)
+    if (s.attack_images - 1) * 10 * size >= pool:  # the attacks take every 10 * size-th image
+        raise ConfigError(f"{s.attack_images} attacks on {size} image(s) each need more than "
+                          f"{(s.attack_images - 1) * 10 * size} test images; "
+                          f"{s.train_examples} training examples leave {pool}")
     return d
 
 
@@ -137,7 +165,7 @@ def check_defense(name: str, value) -> None:
 
     Checked before any training or attack runs, so a bad value costs nothing.
     """
-    if name not in DEFAULT_GRIDS:
+    if not isinstance(name, str) or name not in DEFAULT_GRIDS:
         raise ConfigError(f"unknown defence {name!r}; choose from {', '.join(DEFAULT_GRIDS)}")
     if name in ("none", "float16", "int8"):
         if value is not None:
@@ -176,7 +204,7 @@ def _attack_quality(name, value, s: Setting, data) -> tuple[float, float, float,
 
     transform = _update_transform(name, value, s.seed)
     test_pool = data.subset(range(s.train_examples, len(data)))  # images the run never trains on
-    size = int(value) if name in ("batch", "secure-aggregation") else 1
+    size = _attack_size(name, value)
     results = []
     for k in range(s.attack_images):
         images, labels, _ = test_pool.batch(k * 10 * size, size)
@@ -251,12 +279,14 @@ def measure(name: str, value: float | None = None, setting: Setting | None = Non
         setting: the shared :class:`Setting` (default one if None).
 
     Raises:
-        ConfigError: unknown defence or a missing or invalid value.
+        ConfigError: unknown defence, a missing or invalid value, or a setting whose test
+            images are too few for its attacks.
+        WrongTypeError: ``setting`` is not a :class:`Setting`.
     """
-    s = setting or Setting()
+    s = Setting() if setting is None else instance(setting, Setting, "setting")
     check_defense(name, value)
     torch.manual_seed(s.seed)
-    data = _data(s)
+    data = _data(s, name, value)
     mse, psnr, ssim, lab = _attack_quality(name, value, s, data)
     acc, eps = _accuracy(name, value, s, data)
     return TradeoffPoint(name, value, mse, psnr, ssim, lab, acc, eps)
@@ -264,13 +294,24 @@ def measure(name: str, value: float | None = None, setting: Setting | None = Non
 
 def sweep(name: str, values: Sequence | None = None, setting: Setting | None = None,
           *, progress: bool = False) -> list[TradeoffPoint]:
-    """:func:`measure` over a grid of strengths (the defence's default grid if None)."""
+    """:func:`measure` over a grid of strengths (the defence's default grid if None).
+
+    Every value (and the setting) is checked before the first measurement runs.
+    """
     from tqdm.auto import tqdm
 
-    if name not in DEFAULT_GRIDS:
+    if not isinstance(name, str) or name not in DEFAULT_GRIDS:
         raise ConfigError(f"unknown defence {name!r}; choose from {', '.join(DEFAULT_GRIDS)}")
+    if values is not None and (isinstance(values, str) or not isinstance(values, Sequence)):
+        raise WrongTypeError(f"values must be a list of strengths, got {type(values).__name__}")
     grid = DEFAULT_GRIDS[name] if values is None else tuple(values)
-    return [measure(name, v, setting) for v in tqdm(grid, desc=name, disable=not progress)]
+    if not grid:
+        raise ConfigError("values must hold at least one strength")
+    s = Setting() if setting is None else instance(setting, Setting, "setting")
+    for v in grid:
+        check_defense(name, v)
+    _data(s, name, max(grid, key=lambda v: _attack_size(name, v)))  # test images for every v
+    return [measure(name, v, s) for v in tqdm(grid, desc=name, disable=not progress)]
 
 
 def plot_tradeoff(points: Sequence[TradeoffPoint], *, baseline: TradeoffPoint | None = None,
@@ -278,8 +319,16 @@ def plot_tradeoff(points: Sequence[TradeoffPoint], *, baseline: TradeoffPoint | 
     """One defence's trade-off: attack PSNR (left) and test accuracy (right) against strength."""
     import matplotlib.pyplot as plt
 
+    if isinstance(points, TradeoffPoint) or not isinstance(points, Sequence):
+        raise WrongTypeError(f"points must be a list of TradeoffPoints, got "
+                             f"{type(points).__name__}")
     if not points:
         raise ConfigError("nothing to plot")
+    for p in points:
+        instance(p, TradeoffPoint, "every point")
+    if baseline is not None:
+        instance(baseline, TradeoffPoint, "baseline")
+    axes(ax)
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.4))
     else:

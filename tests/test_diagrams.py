@@ -19,7 +19,7 @@ from dlgtut.diagrams import (  # noqa: E402
     draw_attack,
     draw_federation,
 )
-from dlgtut.errors import ConfigError  # noqa: E402
+from dlgtut.errors import ConfigError, WrongTypeError  # noqa: E402
 
 RED = COLOURS["attacker"]
 
@@ -158,3 +158,19 @@ def test_every_family_draws_into_a_given_axes():
 def test_bad_names_raise(call, match):
     with pytest.raises(ConfigError, match=match):
         call()
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda: draw_attack({"leakage": 1}), ConfigError, "unknown attack family"),
+    (lambda: draw_attack(["leakage"]), ConfigError, "unknown attack family"),
+    (lambda: draw_federation(["centralised"]), ConfigError, "unknown topology"),
+    (lambda: draw_federation("centralised", attacker=["server"]), ConfigError, "attacker"),
+    (lambda: draw_federation("centralised", n_participants=3.0), ConfigError, "n_participants"),
+    (lambda: draw_attack("leakage", ax="left"), WrongTypeError,
+     "ax must be a matplotlib Axes or None, got str"),
+    (lambda: draw_federation(ax=plt.figure()), WrongTypeError,
+     "ax must be a matplotlib Axes or None, got Figure"),
+])
+def test_bad_arguments_raise_one_line(refused, call, error, fragment):
+    refused(error, fragment, call)
+    plt.close("all")

@@ -115,3 +115,27 @@ def test_rejects_bad_options():
         CompactLBFGS([x], line_search_fn="backtracking")
     with pytest.raises(ValueError):
         CompactLBFGS([x], history_size=0)
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"lr": float("nan")}, "lr must be a finite number"),
+    ({"lr": 0.0}, "lr must be positive"),
+    ({"history_size": 2.5}, "history_size must be a positive integer, got 2.5"),
+    ({"max_iter": True}, "max_iter must be a positive integer, got True"),
+    ({"max_eval": 0}, "max_eval must be a positive integer"),
+    ({"tolerance_grad": -1.0}, "tolerance_grad must be non-negative"),
+    ({"tolerance_change": float("inf")}, "tolerance_change must be a finite number"),
+    ({"line_search_fn": ["strong_wolfe"]}, "line_search_fn must be None or 'strong_wolfe'"),
+])
+def test_rejects_bad_options_in_one_line(refused, kwargs, fragment):
+    from dlgtut.errors import ConfigError
+
+    x = torch.zeros(2, requires_grad=True)
+    refused(ConfigError, fragment, CompactLBFGS, [x], **kwargs)
+
+
+def test_rejects_params_that_are_not_tensors(refused):
+    from dlgtut.errors import ConfigError, WrongTypeError
+
+    refused(WrongTypeError, "params must be tensors to optimise", CompactLBFGS, [1.0])
+    refused(ConfigError, "empty parameter list", CompactLBFGS, [])

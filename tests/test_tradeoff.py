@@ -3,8 +3,8 @@
 
 import pytest
 
-from dlgtut.errors import ConfigError
-from dlgtut.tradeoff import Setting, measure, plot_tradeoff
+from dlgtut.errors import ConfigError, WrongTypeError
+from dlgtut.tradeoff import Setting, measure, plot_tradeoff, sweep
 
 SMALL = Setting(rounds=30, attack_images=1, attack_iterations=60)
 
@@ -43,3 +43,49 @@ def test_plot_has_both_axes():
     matplotlib.use("Agg")
     fig = plot_tradeoff([measure("float16", setting=SMALL)])
     assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"rounds": 2.5}, "rounds must be a non-negative integer, got 2.5"),
+    ({"attack_images": 0}, "attack_images must be a positive integer, got 0"),
+    ({"participants": True}, "participants must be a positive integer, got True"),
+    ({"image_size": 2}, "image_size must be an integer >= 3, got 2"),
+    ({"lr": float("inf")}, "lr must be a finite number"),
+    ({"clip": 0.0}, "clip must be positive"),
+    ({"delta": 1.0}, "delta must lie in (0, 1)"),
+    ({"attack_restarts": -1}, "attack_restarts must be a non-negative integer"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"participants": 5, "train_examples": 4}, "4 training examples cannot be shared by 5"),
+])
+def test_setting_refuses_values_that_cannot_run(refused, kwargs, fragment):
+    refused(ConfigError, fragment, Setting, **kwargs)
+
+
+@pytest.fixture()
+def no_work(monkeypatch):
+    """Fail if a measurement starts attacking or training."""
+    import dlgtut.tradeoff as tradeoff
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the measurement started before its input was checked")
+
+    monkeypatch.setattr(tradeoff, "_attack_quality", boom)
+    monkeypatch.setattr(tradeoff, "_accuracy", boom)
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda: measure("none", setting={"rounds": 1}), WrongTypeError,
+     "setting must be a Setting, got dict"),
+    (lambda: measure(["none"]), ConfigError, "unknown defence"),
+    (lambda: measure("batch", 8, Setting(image_size=8, train_examples=1790, attack_images=2)),
+     ConfigError,
+     "2 attacks on 8 image(s) each need more than 80 test images"),
+    (lambda: sweep("prune", [0.1, 1.5], SMALL), ConfigError, "pruning fraction must lie in"),
+    (lambda: sweep("prune", 0.1, SMALL), WrongTypeError, "values must be a list of strengths"),
+    (lambda: sweep("prune", [], SMALL), ConfigError, "at least one strength"),
+    (lambda: SMALL.replace(round=3), ConfigError, "Setting has no setting 'round'"),
+    (lambda: plot_tradeoff([{"psnr": 1}]), WrongTypeError, "every point must be a"),
+])
+def test_measure_and_sweep_check_everything_before_any_work(refused, no_work, call, error,
+                                                            fragment):
+    refused(error, fragment, call)
