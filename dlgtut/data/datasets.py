@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import DataError
+from ..checks import flag
+from ..errors import DataError, WrongTypeError
 from .images import _check_channels, _check_size, _finish, load_image, to_image_tensor
 from .imageset import ImageSet
 
@@ -112,6 +113,8 @@ def data_root(root: str | Path | None = None) -> Path:
         PosixPath('/tmp/my-data')
     """
     if root is not None:
+        if not isinstance(root, str | os.PathLike):
+            raise WrongTypeError(f"root must be a path, got {type(root).__name__}")
         return Path(root).expanduser()
     env = os.environ.get("DLGTUT_DATA")
     if env:
@@ -289,7 +292,9 @@ def load_dataset(
         limit: keep only the first ``limit`` examples.
 
     Raises:
-        DataError: unknown name, or an invalid ``size``, ``channels`` or ``limit``.
+        DataError: unknown name, or an invalid ``size``, ``channels``, ``limit``, ``train`` or
+            ``download`` (True or False).
+        WrongTypeError: a ``root`` that is not a path.
 
     Example:
         >>> digits = load_dataset("digits", size=8, limit=5)
@@ -305,6 +310,10 @@ def load_dataset(
     _check_channels(channels)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise DataError(f"limit must be None or a positive integer, got {limit!r}")
+    flag(train, "train", error=DataError)
+    flag(download, "download", error=DataError)
+    if root is not None:
+        data_root(root)
 
     if key in _OFFLINE_LOADERS:
         return _OFFLINE_LOADERS[key](size, channels, limit)

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..errors import DataError
+from ..checks import flag, tensor
+from ..checks import indices as as_indices
+from ..errors import DataError, WrongTypeError
 
 __all__ = ["ImageSet"]
 
@@ -56,6 +58,14 @@ class ImageSet:
             raise DataError(f"labels must be a 1-D int64 tensor, got {what}")
         if len(labels) != len(images):
             raise DataError(f"{len(images)} images but {len(labels)} labels")
+        tensor(images, "images", unit=True, nonempty=False)  # NaN and values outside [0, 1]
+        for field in ("name", "source"):
+            if not isinstance(getattr(self, field), str):
+                raise WrongTypeError(f"an ImageSet's {field} must be a string, got "
+                                     f"{type(getattr(self, field)).__name__}")
+        if not isinstance(self.classes, Sequence):
+            raise WrongTypeError(f"classes must be a sequence of class names, got "
+                                 f"{type(self.classes).__name__}")
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
         if labels.numel() and (labels.min() < 0 or labels.max() >= len(self.classes)):
             raise DataError(
@@ -76,9 +86,11 @@ class ImageSet:
         """The examples at ``indices``, in that order (classes, name and source are kept).
 
         Args:
-            indices: integer positions in ``[0, len(self))``.
+            indices: integer positions in ``[0, len(self))``; floats and boolean masks are
+                refused (a cast to integers would truncate 0.9 to 0 and read a mask as
+                positions 0 and 1).
         """
-        idx = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
+        idx = as_indices(indices, "subset indices")  # a float or a mask is refused, not cast
         n = len(self)
         if idx.numel() and (idx.min() < 0 or idx.max() >= n):
             raise DataError(f"subset indices must lie in [0, {n - 1}] for {n} examples")
@@ -111,6 +123,7 @@ class ImageSet:
             raise DataError(f"start must be an index in [0, {n - 1}], got {start!r}")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise DataError(f"batch size must be a positive integer, got {size!r}")
+        flag(distinct_labels, "distinct_labels", error=DataError)
         order = [(start + k) % n for k in range(n)]
         if not distinct_labels:
             if size > n:

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from ..attacks.result import Snapshot
-from ..errors import ConfigError, DataError
+from ..checks import integer
+from ..errors import ConfigError, DataError, WrongTypeError
 from .grid import _check_batch, _check_history, image_grid
 
 __all__ = ["save_gif"]
@@ -66,7 +67,8 @@ def save_gif(
 
     Raises:
         DataError: the history is empty or of mixed shapes, or ``truth`` does not fit it.
-        ConfigError: ``scale`` or ``duration_ms`` is below 1.
+        ConfigError: ``scale`` or ``duration_ms`` is not an integer of at least 1.
+        WrongTypeError: ``history`` is not a list of Snapshots, or ``path`` not a path.
 
     Example:
         >>> import tempfile, torch
@@ -78,6 +80,10 @@ def save_gif(
         3 (88, 104)
     """
     batches = _check_history(history)
+    integer(scale, "scale")
+    integer(duration_ms, "duration_ms")
+    if not isinstance(path, str | Path) or not str(path):
+        raise WrongTypeError(f"path must name a file, got {path!r}")
     if scale < 1 or duration_ms < 1:
         raise ConfigError(f"scale and duration_ms must be at least 1, got {scale}, {duration_ms}")
     nrow = math.ceil(math.sqrt(batches[0].shape[0]))

@@ -21,13 +21,15 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
+import torch  # noqa: F401 (the doctests use it)
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
 from ..attacks.result import Snapshot
+from ..checks import array, axes, instance, integer
 from ..errors import ConfigError, DataError
+from ..fl import as_labels
 from ..metrics import Scores, match
 from .grid import _check_batch, _check_history, _to_display, image_grid
 
@@ -102,7 +104,10 @@ def plot_comparison(
         The figure, ``2 N`` image axes (plus blank ones filling the last wrapped row).
 
     Raises:
-        DataError: the batches or labels disagree in size, or ``scores`` is for another batch.
+        DataError: the batches or labels disagree in size, labels are not integers, or
+            ``scores`` is for another batch.
+        ConfigError: ``max_cols`` is not a positive integer.
+        WrongTypeError: ``scores`` is not a :class:`~dlgtut.metrics.Scores`.
 
     Example:
         >>> import matplotlib
@@ -118,17 +123,17 @@ def plot_comparison(
         raise DataError(
             f"truth and reconstruction shapes differ: {tuple(top.shape)} vs {tuple(bottom.shape)}"
         )
-    if max_cols < 1:
-        raise ConfigError(f"max_cols must be at least 1, got {max_cols}")
+    integer(max_cols, "max_cols", low=1)
     n = top.shape[0]
     labels: dict[str, list[int] | None] = {}
     for name, given in (("true_labels", true_labels), ("pred_labels", pred_labels)):
-        values = None if given is None else torch.as_tensor(given).flatten().tolist()
+        values = None if given is None else as_labels(given, name).tolist()
         if values is not None and len(values) != n:
             raise DataError(f"{name} has {len(values)} entries for {n} images")
         labels[name] = values
     order = list(range(n))
     if scores is not None:
+        instance(scores, Scores, "scores")
         order = list(scores.assignment)
         if sorted(order) != list(range(n)) or len(scores.per_image.get("psnr", [])) != n:
             raise DataError(f"scores are for a batch of {len(order)} images, not {n}")
@@ -225,7 +230,9 @@ def plot_progress(
 
     Raises:
         DataError: the history is empty or of mixed shapes, or ``truth`` does not fit it.
-        ConfigError: ``index`` is not in the batch, or ``max_frames`` or ``ncols`` is below 1.
+        ConfigError: ``index`` is not in the batch, or ``max_frames`` or ``ncols`` is not an
+            integer of at least 1.
+        WrongTypeError: ``history`` is not a list of Snapshots.
 
     Example:
         >>> import matplotlib
@@ -238,8 +245,11 @@ def plot_progress(
     """
     batches = _check_history(history)
     n = batches[0].shape[0]
+    integer(index, "index")
     if not 0 <= index < n:
         raise ConfigError(f"index must lie in [0, {n - 1}] for a batch of {n}, got {index}")
+    integer(max_frames, "max_frames")
+    integer(ncols, "ncols")
     if max_frames < 1 or ncols < 1:
         raise ConfigError(f"max_frames and ncols must be at least 1, got {max_frames}, {ncols}")
     panels: list[tuple[str, Tensor]] = []
@@ -310,7 +320,8 @@ def plot_distance(
         The figure holding the axis.
 
     Raises:
-        DataError: ``distances`` is empty.
+        DataError: ``distances`` is empty or not a list of numbers.
+        WrongTypeError: ``ax`` is not a matplotlib Axes.
 
     Example:
         >>> import matplotlib
@@ -319,9 +330,10 @@ def plot_distance(
         >>> fig.axes[0].get_yscale(), fig.axes[0].get_xlabel()
         ('log', 'iteration')
     """
-    values = np.asarray([float(d) for d in distances], dtype=float)
+    values = array(distances, "distances", ndim=1, finite=False)  # a diverged run ends in NaN
     if values.size == 0:
         raise DataError("no distances to plot")
+    axes(ax)
     if ax is None:
         fig, ax = plt.subplots(figsize=(8.0, 3.6))
         own = True

@@ -15,25 +15,38 @@ from torch import Tensor
 from torchvision.utils import make_grid
 
 from ..attacks.result import Snapshot
-from ..errors import ConfigError, DataError
+from ..checks import integer, number
+from ..errors import ConfigError, DataError, WrongTypeError
 
 __all__ = ["image_grid"]
 
 
 def _check_batch(images: Tensor, name: str) -> Tensor:
-    """``images`` as a float32 CPU batch in [0, 1] (NaN as 0); DataError if malformed."""
+    """``images`` as a float32 CPU batch in [0, 1] (NaN as 0); DataError if malformed.
+
+    Integer images are refused rather than clamped: 0..255 pixels would all show as white.
+    """
     if not isinstance(images, Tensor):
         raise DataError(f"{name} must be a tensor, got {type(images).__name__}")
-    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or 0 in images.shape:
         raise DataError(
-            f"{name} must have shape N x C x H x W with N >= 1 and C = 1 or 3, "
+            f"{name} must have shape N x C x H x W with N, H, W >= 1 and C = 1 or 3, "
             f"got {tuple(images.shape)}"
         )
+    if not images.is_floating_point():
+        raise DataError(f"{name} must be floating-point images in [0, 1], got dtype "
+                        f"{images.dtype}")
     return torch.nan_to_num(images.detach().cpu().float(), nan=0.0).clamp(0, 1)
 
 
 def _check_history(history: Sequence[Snapshot]) -> list[Tensor]:
     """The snapshots' image batches, checked to be non-empty and of one shape."""
+    if isinstance(history, Snapshot | str) or not isinstance(history, Sequence):
+        raise WrongTypeError(f"history must be a list of Snapshots (Reconstruction.history), "
+                             f"got {type(history).__name__}")
+    for i, s in enumerate(history):
+        if not isinstance(s, Snapshot):
+            raise WrongTypeError(f"history entry {i} must be a Snapshot, got {type(s).__name__}")
     if len(history) == 0:
         raise DataError("the history holds no snapshots (record some with snapshot_every)")
     batches = [_check_batch(s.images, f"snapshot {i} images") for i, s in enumerate(history)]
@@ -73,8 +86,9 @@ def image_grid(
         ``W' = nrow (W + padding) + padding``.
 
     Raises:
-        DataError: ``images`` is not ``N x 1 x H x W`` or ``N x 3 x H x W``.
-        ConfigError: ``nrow < 1`` or ``padding < 0``.
+        DataError: ``images`` is not ``N x 1 x H x W`` or ``N x 3 x H x W`` floats.
+        ConfigError: ``nrow`` or ``padding`` not an integer, ``nrow < 1``, ``padding < 0``, or
+            ``pad_value`` outside [0, 1].
 
     Example:
         >>> image_grid(torch.rand(4, 3, 32, 32)).shape
@@ -85,8 +99,11 @@ def image_grid(
     batch = _check_batch(images, "images")
     if nrow is None:
         nrow = math.ceil(math.sqrt(batch.shape[0]))
+    integer(nrow, "nrow")
+    integer(padding, "padding")
     if nrow < 1 or padding < 0:
         raise ConfigError(f"need nrow >= 1 and padding >= 0, got nrow={nrow}, padding={padding}")
+    number(pad_value, "pad_value", low=0, high=1)
     grid = make_grid(batch, nrow=nrow, padding=padding, pad_value=pad_value)
     if batch.shape[1] == 1:
         return grid[0].numpy()

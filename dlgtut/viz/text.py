@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
-import torch
+import torch  # noqa: F401 (the doctests use it)
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..checks import array, axes, instance, integer
 from ..errors import DataError
-from ..text import Vocabulary
+from ..text import Vocabulary, as_token_ids
 
 __all__ = ["plot_sentences", "plot_distances"]
 
@@ -60,13 +61,26 @@ def plot_sentences(
         vocab: the vocabulary that decodes them.
         titles: a heading per sentence (default: ``sentence i: k of T tokens right``).
         width: characters per printed line before wrapping.
+
+    Raises:
+        DataError: ids that are not integers of the vocabulary (a float id is refused, not
+            truncated; a negative one would have shown the last word), shapes that differ,
+            or titles that do not fit.
+        WrongTypeError: ``vocab`` is not a Vocabulary.
+        ConfigError: ``width`` is not a positive integer.
     """
-    truth, recovered = torch.as_tensor(truth), torch.as_tensor(recovered)
-    if truth.ndim != 2 or truth.shape != recovered.shape:
+    instance(vocab, Vocabulary, "vocab")
+    truth = as_token_ids(truth, "truth", vocab_size=len(vocab))
+    recovered = as_token_ids(recovered, "recovered", vocab_size=len(vocab))
+    integer(width, "width", low=1)
+    if truth.ndim != 2 or truth.shape != recovered.shape or truth.numel() == 0:
         raise DataError(
             f"need two N x T id tensors of one shape, got {tuple(truth.shape)} and "
             f"{tuple(recovered.shape)}"
         )
+    if titles is not None and (isinstance(titles, str) or not isinstance(titles, Sequence)):
+        raise DataError(f"titles must be a list of strings, one per sentence, got "
+                        f"{type(titles).__name__}")
     if titles is not None and len(titles) != len(truth):
         raise DataError(f"{len(titles)} titles for {len(truth)} sentences")
     blocks = []
@@ -106,13 +120,15 @@ def plot_sentences(
 
 def plot_distances(distances: Sequence[float], *, ax=None) -> Figure:
     """The gradient distance after every L-BFGS step of the text attack, on a log scale."""
+    values = array(distances, "distances", ndim=1, finite=False)  # a diverged run ends in NaN
+    if not len(values):
+        raise DataError("no distances to plot")
+    axes(ax)
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3))
     else:
         fig = ax.figure
-    if not len(distances):
-        raise DataError("no distances to plot")
-    values = [max(float(d), 1e-20) for d in distances]  # an exact match plots at the floor
+    values = [max(float(d), 1e-20) for d in values]  # an exact match plots at the floor
     ax.semilogy(range(1, len(values) + 1), values, marker=".")
     ax.set_xlabel("L-BFGS step")
     ax.set_ylabel("gradient distance")

@@ -27,7 +27,7 @@ from dlgtut.data import (
     load_image,
     to_image_tensor,
 )
-from dlgtut.errors import DataError
+from dlgtut.errors import DataError, WrongTypeError
 
 TORCHVISION_SETS = ("cifar10", "cifar100", "mnist", "svhn", "lfw")
 
@@ -603,3 +603,40 @@ def test_real_torchvision_mnist_from_a_cached_copy(tmp_path: Path, rng, caplog) 
     check_image_set(test, 3, 1, 32, 10)
     assert test.labels.tolist() == splits["t10k"][1].tolist()
     assert "MNIST test set" in test.source and str(tmp_path) in test.source
+
+
+@pytest.mark.parametrize("indices,fragment", [
+    ([0.9], "subset indices must be integers, got dtype torch.float32"),  # not truncated to 0
+    (torch.tensor([True, False, True, False]), "must be integers, got dtype torch.bool"),
+    ("ab", "subset indices must be integers"),
+])
+def test_subset_refuses_floats_and_masks(refused, indices, fragment) -> None:
+    refused(DataError, fragment, toy([0, 1, 2, 3]).subset, indices)
+
+
+@pytest.mark.parametrize("images,fragment", [
+    (torch.full((1, 1, 2, 2), float("nan")), "images contains NaN or inf"),
+    (torch.full((1, 1, 2, 2), 2.0), "images must lie in [0, 1], got values in [2, 2]"),
+])
+def test_imageset_refuses_images_that_are_not_brightness(refused, images, fragment) -> None:
+    refused(DataError, fragment, ImageSet, images, torch.tensor([0]), ("a",), "x", "y")
+
+
+def test_imageset_refuses_metadata_of_the_wrong_kind(refused) -> None:
+    x, y = torch.zeros(1, 1, 2, 2), torch.tensor([0])
+    refused(WrongTypeError, "classes must be a sequence of class names, got int", ImageSet, x, y,
+            5, "x", "y")
+    refused(WrongTypeError, "an ImageSet's name must be a string, got NoneType", ImageSet, x, y,
+            ("a",), None, "y")
+    refused(DataError, "distinct_labels must be True or False", toy([0, 1]).batch, 0, 1,
+            distinct_labels="no")
+
+
+@pytest.mark.parametrize("kwargs,error,fragment", [
+    ({"train": "no"}, DataError, "train must be True or False, got 'no'"),
+    ({"download": 0}, DataError, "download must be True or False, got 0"),
+    ({"root": 5}, WrongTypeError, "root must be a path, got int"),
+])
+def test_load_dataset_refuses_flags_and_roots_of_the_wrong_kind(refused, kwargs, error,
+                                                                fragment) -> None:
+    refused(error, fragment, load_dataset, "digits", size=8, **kwargs)

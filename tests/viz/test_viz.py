@@ -16,13 +16,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from dlgtut.attacks.result import Snapshot  # noqa: E402
-from dlgtut.errors import ConfigError, DataError  # noqa: E402
+from dlgtut.errors import ConfigError, DataError, WrongTypeError  # noqa: E402
 from dlgtut.metrics import score  # noqa: E402
 from dlgtut.viz import (  # noqa: E402
     image_grid,
     plot_comparison,
     plot_distance,
+    plot_distances,
     plot_progress,
+    plot_sentences,
     save_gif,
 )
 from dlgtut.viz.figures import _even_picks  # noqa: E402
@@ -248,3 +250,67 @@ def test_even_picks_include_first_and_last() -> None:
     fig = plot_progress(_history(99, n=1, side=3), max_frames=7)
     iters = [int(ax.get_title().removeprefix("iter=")) for ax in _image_axes(fig)]
     assert iters == [5 * k for k in _even_picks(99, 7)]
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda: image_grid(torch.randint(0, 256, (2, 3, 4, 4))), DataError,
+     "images must be floating-point images in [0, 1], got dtype torch.int64"),  # not all white
+    (lambda: image_grid(_rand(2, 1, 0, 4)), DataError, "N, H, W >= 1"),
+    (lambda: image_grid(_rand(2, 1, 4, 4), nrow=1.5), ConfigError, "nrow must be an integer"),
+    (lambda: image_grid(_rand(2, 1, 4, 4), padding=True), ConfigError,
+     "padding must be an integer"),
+    (lambda: image_grid(_rand(2, 1, 4, 4), pad_value=float("nan")), ConfigError,
+     "pad_value must be a finite number"),
+    (lambda: image_grid(_rand(2, 1, 4, 4), pad_value=2.0), ConfigError,
+     "pad_value must lie in [0, 1]"),
+    (lambda: plot_comparison(_rand(2, 1, 4, 4), _rand(2, 1, 4, 4), true_labels=[1.5, 2.0]),
+     DataError, "true_labels must be integer class indices"),
+    (lambda: plot_comparison(_rand(2, 1, 4, 4), _rand(2, 1, 4, 4), max_cols=2.5), ConfigError,
+     "max_cols must be a positive integer"),
+    (lambda: plot_comparison(_rand(2, 1, 4, 4), _rand(2, 1, 4, 4), scores={"psnr": 1}),
+     WrongTypeError, "scores must be a Scores, got dict"),
+    (lambda: plot_progress(_history(3), index=0.5), ConfigError, "index must be an integer"),
+    (lambda: plot_progress(_history(3), max_frames=True), ConfigError,
+     "max_frames must be an integer"),
+    (lambda: plot_progress(_history(3)[0]), WrongTypeError, "history must be a list of Snapshots"),
+    (lambda: plot_progress([_rand(2, 1, 4, 4)]), WrongTypeError,
+     "history entry 0 must be a Snapshot, got Tensor"),
+    (lambda: plot_distance(["a", "b"]), DataError, "distances must be numbers"),
+    (lambda: plot_distance(None), DataError, "distances must be numbers"),
+    (lambda: plot_distance([1.0], ax="left"), WrongTypeError, "ax must be a matplotlib Axes"),
+])
+def test_figures_refuse_bad_arguments_in_one_line(refused, call, error, fragment):
+    refused(error, fragment, call)
+
+
+def test_save_gif_refuses_bad_arguments(refused, tmp_path):
+    refused(ConfigError, "scale must be an integer", save_gif, _history(3), tmp_path / "a.gif",
+            scale=2.5)
+    refused(ConfigError, "duration_ms must be an integer", save_gif, _history(3),
+            tmp_path / "a.gif", duration_ms=True)
+    refused(WrongTypeError, "path must name a file, got None", save_gif, _history(3), None)
+    assert not (tmp_path / "a.gif").exists()
+
+
+def test_a_diverged_distance_curve_still_plots():
+    fig = plot_distance([1.0, 0.5, float("nan")])
+    assert fig.axes[0].get_yscale() == "log"
+
+
+def test_text_figures_refuse_ids_outside_the_vocabulary(refused):
+    from dlgtut.text import Vocabulary, tokenize
+
+    vocab = Vocabulary(tokenize("a rose is a rose."))
+    ids = torch.tensor([[1, 2, 3]])
+    refused(DataError, "recovered must lie in [0, 4], got [-1]", plot_sentences, ids,
+            torch.tensor([[1, 2, -1]]), vocab)  # -1 showed the last word of the vocabulary
+    refused(DataError, "truth must be integers, got dtype torch.float32", plot_sentences,
+            ids.float(), ids, vocab)
+    refused(WrongTypeError, "vocab must be a Vocabulary, got list", plot_sentences, ids, ids,
+            ["a", "rose"])
+    refused(ConfigError, "width must be a positive integer", plot_sentences, ids, ids, vocab,
+            width=0)
+    refused(DataError, "titles must be a list of strings", plot_sentences, ids, ids, vocab,
+            titles="one")
+    refused(DataError, "distances must be numbers", plot_distances, ["x"])
+    refused(WrongTypeError, "ax must be a matplotlib Axes", plot_distances, [1.0], ax=3)
