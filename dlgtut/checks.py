@@ -76,6 +76,16 @@ def show(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _scalar(value: Any) -> Any:
+    """A 0-d tensor or array as the Python number it holds (``labels[0]`` is a fine class)."""
+    if isinstance(value, Tensor | np.ndarray) and value.ndim == 0 and not _is_bool(value):
+        if isinstance(value, Tensor) and not value.is_complex():
+            return value.item()
+        if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+            return value.item()
+    return value
+
+
 def _is_bool(value: Any) -> bool:
     return isinstance(value, bool | np.bool_) or (
         isinstance(value, Tensor) and value.dtype == torch.bool)
@@ -107,7 +117,8 @@ def integer(
     high: int | None = None,
     error: type[Exception] = ConfigError,
 ) -> int:
-    """``value`` as an ``int``: an integer (numpy's too), not a bool, not a float, in range.
+    """``value`` as an ``int``: an integer (numpy's, or a 0-d tensor's too), not a bool, not a
+    float, in range.
 
     Example:
         >>> integer(np.int64(3), "rounds", low=1)
@@ -124,6 +135,7 @@ def integer(
         kind = "a non-negative integer"
     else:
         kind = f"an integer {words}".rstrip()
+    value = _scalar(value)
     if _is_bool(value) or not isinstance(value, numbers.Integral):
         raise error(f"{name} must be {kind}, got {show(value)}")
     value = int(value)
@@ -158,6 +170,7 @@ def number(
         ...
         dlgtut.errors.ConfigError: fraction must lie in [0, 1), got 1.0
     """
+    value = _scalar(value)
     if _is_bool(value) or not isinstance(value, numbers.Real):
         raise error(f"{name} must be a number, got {show(value)}")
     given, value = value, float(value)
@@ -182,6 +195,7 @@ def seed(value: Any, name: str = "seed", *, high: int = MAX_SEED) -> int:
         dlgtut.errors.ConfigError: seed must be a non-negative integer below 2**63, got -1
     """
     limit = "2**63" if high == MAX_SEED else str(high + 1)
+    value = _scalar(value)
     if _is_bool(value) or not isinstance(value, numbers.Integral) or not 0 <= value <= high:
         raise ConfigError(f"{name} must be a non-negative integer below {limit}, got "
                           f"{show(value)}")
@@ -366,7 +380,8 @@ def instance(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
     if not isinstance(value, kind):
         kinds = kind if isinstance(kind, tuple) else (kind,)
         wanted = " or ".join(k.__name__ for k in kinds)
-        raise WrongTypeError(f"{name} must be a {wanted}, got {type(value).__name__}")
+        article = "an" if wanted[0] in "AEIOUaeiou" else "a"
+        raise WrongTypeError(f"{name} must be {article} {wanted}, got {type(value).__name__}")
     return value
 
 

@@ -113,3 +113,12 @@ def test_model_output_turns_a_torch_shape_error_into_one_line(refused):
     assert checks.as_model_input(net.double(), torch.rand(1, 4)).dtype == torch.float64
     refused(DataError, "has no parameters", checks.model_parameters, nn.Flatten())
     refused(WrongTypeError, "ax must be a matplotlib Axes or None, got str", checks.axes, "ax")
+
+
+def test_a_0d_tensor_is_the_number_it_holds(refused):
+    assert checks.integer(torch.tensor(3), "label", low=0) == 3
+    assert checks.number(torch.tensor(0.5), "lr") == 0.5
+    assert checks.seed(np.array(7)) == 7
+    refused(ConfigError, "label must be a non-negative integer, got 2.5", checks.integer,
+            torch.tensor(2.5), "label", low=0)
+    refused(ConfigError, "must be a number", checks.number, torch.tensor(True), "lr")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from ..checks import integer, number
 from .result import Status
 
 __all__ = ["StopRule"]
@@ -42,6 +43,14 @@ class StopRule:
     stall_tolerance: float = 0.0
     deadline: float | None = None
     distances: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.stop_distance is not None:
+            number(self.stop_distance, "stop_distance", low=0)
+        integer(self.stall_steps, "stall_steps", low=1)
+        number(self.stall_tolerance, "stall_tolerance", low=0, high=1, high_open=True)
+        if self.deadline is not None:
+            number(self.deadline, "deadline")
 
     def check(
         self, step: int, distance: float, relative: float | None = None

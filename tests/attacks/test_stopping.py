@@ -2,7 +2,10 @@
 
 import time
 
+import pytest
+
 from dlgtut.attacks import StopRule
+from dlgtut.errors import ConfigError
 
 
 def _run(rule: StopRule, distances):
@@ -44,3 +47,17 @@ def test_every_distance_is_recorded_in_order():
     _run(rule, [3.0, 2.0, 1.0])
     assert rule.distances == [3.0, 2.0, 1.0]
     assert StopRule.exhausted(300, 0.25) == "ran all 300 steps; final distance 0.25"
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"stop_distance": float("nan"), "stall_steps": 2}, "stop_distance must be a finite number"),
+    ({"stop_distance": -1.0, "stall_steps": 2}, "stop_distance must be non-negative"),
+    ({"stop_distance": None, "stall_steps": 0}, "stall_steps must be a positive integer"),
+    ({"stop_distance": None, "stall_steps": 2.5}, "stall_steps must be a positive integer"),
+    ({"stop_distance": None, "stall_steps": 2, "stall_tolerance": 1.0},
+     "stall_tolerance must lie in [0, 1)"),
+    ({"stop_distance": None, "stall_steps": 2, "deadline": float("nan")},
+     "deadline must be a finite number"),
+])
+def test_a_stop_rule_that_could_never_fire_right_is_refused(refused, kwargs, fragment):
+    refused(ConfigError, fragment, StopRule, **kwargs)

@@ -21,7 +21,6 @@ detected, reported in :attr:`Reconstruction.status`, and optionally answered wit
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +32,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ...errors import AttackError, ConfigError
+from ...checks import choice, flag, function, instance, integer, number, replace
+from ...checks import seed as check_seed
+from ...errors import AttackError, ConfigError, DataError
 from ...fl import SharedUpdate, one_hot, require_update, soft_cross_entropy
 from ...optim import CompactLBFGS
 from ..result import Reconstruction, Snapshot, Status
@@ -120,16 +121,25 @@ class DLGConfig:
             "dtype": ("float64", "float32"),
         }
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
-        if self.iterations < 1:
-            raise ConfigError(f"iterations must be at least 1, got {self.iterations}")
-        if self.snapshot_every < 0 or self.restarts < 0 or self.history_size < 1:
-            raise ConfigError("snapshot_every and restarts must be >= 0, history_size >= 1")
-        if self.verify_starts is not None and self.verify_starts < 0:
-            raise ConfigError(f"verify_starts must be >= 0, got {self.verify_starts}")
-        if self.lr is not None and self.lr <= 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
+            choice(getattr(self, name), allowed, name)
+        for name in ("iterations", "history_size", "max_iter", "stall_steps"):
+            integer(getattr(self, name), name, low=1)
+        for name in ("snapshot_every", "restarts"):
+            integer(getattr(self, name), name, low=0)
+        if self.verify_starts is not None:
+            integer(self.verify_starts, "verify_starts", low=0)
+        if self.lr is not None:
+            number(self.lr, "lr", low=0, low_open=True)
+        if self.stop_distance is not None:
+            number(self.stop_distance, "stop_distance", low=0)
+        if self.time_limit is not None:
+            number(self.time_limit, "time_limit", low=0, low_open=True)
+        number(self.image_bound, "image_bound", low=0, low_open=True)
+        number(self.explode_factor, "explode_factor", low=1)
+        flag(self.normalize, "normalize")
+        flag(self.progress, "progress")
+        if self.seed is not None:
+            check_seed(self.seed)
 
     @classmethod
     def paper(cls, **overrides) -> DLGConfig:
@@ -144,11 +154,11 @@ class DLGConfig:
             seed=None, stall_steps=10**9,
         )
         base["verify_starts"] = 0  # the original claims nothing, so nothing is verified
-        return cls(**{**base, **overrides})
+        return replace(cls(**base), overrides)
 
     def replace(self, **changes) -> DLGConfig:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (an unknown field is a ConfigError)."""
+        return replace(self, changes)
 
 
 def gradient_distance(
@@ -162,11 +172,22 @@ def gradient_distance(
     ``"l2"``: the sum over layers of squared differences (divided by ``target_sq_norm`` when
     given). ``"cosine"``: one minus the cosine similarity of the two gradients flattened whole.
 
+    Raises:
+        ConfigError: an unknown ``kind``.
+        DataError: the two gradients differ in their number of layers or in a layer's shape.
+
     Example:
         >>> a, b = [torch.tensor([1.0, 0.0])], [torch.tensor([0.0, 1.0])]
         >>> gradient_distance(a, b).item(), gradient_distance(a, b, "cosine").item()
         (2.0, 1.0)
     """
+    if not isinstance(kind, str) or kind not in ("l2", "cosine"):
+        raise ConfigError(f"unknown distance {kind!r}")
+    dummy, target = list(dummy), list(target)
+    if len(dummy) != len(target) or any(
+            not isinstance(x, Tensor) or not isinstance(y, Tensor) or x.shape != y.shape
+            for x, y in zip(dummy, target, strict=True)):
+        raise DataError("the two gradients must be tensors of the same shapes, layer by layer")
     if kind == "l2":
         # The accumulation order is the original code's, so paper runs match it bit for bit.
         total = 0
@@ -363,9 +384,11 @@ def dlg(
         A :class:`~dlgtut.attacks.result.Reconstruction`; check ``status`` before trusting it.
 
     Raises:
+        WrongTypeError: ``update`` is not a SharedUpdate (the private batch, say), ``config``
+            is not a DLGConfig, or ``callback`` cannot be called.
         AttackError: if the update cannot be attacked (all zeros, NaN, mismatched model, or a
             multi-step FedAvg update).
-        ConfigError: for invalid settings.
+        ConfigError: for invalid settings (an unknown override included).
 
     Example:
         >>> from dlgtut.models import LeNet
@@ -377,9 +400,10 @@ def dlg(
         ([4], 'converged')
     """
     update = require_update(update, "dlg")
-    cfg = config or DLGConfig()
+    cfg = DLGConfig() if config is None else instance(config, DLGConfig, "config")
     if overrides:
         cfg = cfg.replace(**overrides)
+    function(callback, "callback")
     problem = _Problem(update, cfg)
     gen = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
     started = time.perf_counter()

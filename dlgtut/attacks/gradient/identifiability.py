@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from ...fl import SharedUpdate, soft_cross_entropy
+from ...checks import as_model_input, integer, model_output, model_parameters
+from ...errors import DataError
+from ...fl import SharedUpdate, as_labels, require_update, soft_cross_entropy
 from ...metrics import match, psnr
 from .labels import last_layer_gradient
 
@@ -90,6 +93,7 @@ def identifiability(update: SharedUpdate) -> Identifiability:
         >>> identifiability(Participant(net).fedsgd(batch)).possible
         False
     """
+    update = require_update(update, "identifiability", needs_model=False)
     n = update.batch_size
     c, h, w = update.input_shape
     k = update.num_classes
@@ -125,26 +129,49 @@ def input_sensitivity(
     :data:`UNINFORMATIVE` the gradient does not tell inputs apart and no attack can recover
     them from it, whatever distance it reaches.
 
+    Raises:
+        WrongTypeError: ``model`` is not a module.
+        ConfigError: sizes that are not positive integers.
+        DataError: labels that are not ``batch_size`` integer classes (float labels are refused,
+            not truncated), or inputs of ``input_shape`` that the model cannot take.
+
     Example:
         >>> from dlgtut.models import LeNet
         >>> net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0)
         >>> input_sensitivity(net, (1, 8, 8), 1, 10, torch.tensor([3])) > UNINFORMATIVE
         True
     """
+    model_parameters(model)
+    if isinstance(input_shape, str) or not isinstance(input_shape, Sequence) or len(
+            input_shape) != 3:
+        raise DataError(f"input_shape must be (C, H, W), got {input_shape!r}")
+    for s in input_shape:
+        integer(s, "every entry of input_shape", low=1)
+    integer(batch_size, "batch_size", low=1)
+    integer(num_classes, "num_classes", low=1)
+    if labels is not None:
+        labels = as_labels(labels)
+        if len(labels) != batch_size or int(labels.max()) >= num_classes:
+            raise DataError(f"labels must be {batch_size} classes in [0, {num_classes - 1}], "
+                            f"got {labels.tolist()}")
     net = copy.deepcopy(model)
     params = [p for p in net.parameters()]
-    dtype = params[0].dtype if params else torch.float32
+    gen = torch.Generator().manual_seed(0)
+    probes = tuple(as_model_input(net, x) for x in (
+        torch.full((batch_size, *input_shape), 0.5),
+        torch.rand((batch_size, *input_shape), generator=gen)))
+    dtype = probes[0].dtype
     if labels is None:
         target = torch.full((batch_size, num_classes), 1.0 / num_classes, dtype=dtype)
     else:
-        target = torch.nn.functional.one_hot(labels.long(), num_classes).to(dtype)
-    gen = torch.Generator().manual_seed(0)
-    probes = (torch.full((batch_size, *input_shape), 0.5, dtype=dtype),
-              torch.rand((batch_size, *input_shape), generator=gen).to(dtype))
+        target = torch.nn.functional.one_hot(labels, num_classes).to(probes[0])
     grads = []
     with torch.enable_grad():
         for x in probes:
-            loss = soft_cross_entropy(net(x), target)
+            logits = model_output(net, x)
+            if logits.shape[-1] != num_classes:
+                raise DataError(f"the model has {logits.shape[-1]} outputs, not {num_classes}")
+            loss = soft_cross_entropy(logits, target)
             grads.append(torch.autograd.grad(loss, params, allow_unused=True))
     diff = sum(float(((a - b).double() ** 2).sum()) for a, b in zip(*grads, strict=True)
                if a is not None and b is not None)

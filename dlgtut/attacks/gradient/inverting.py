@@ -37,7 +37,9 @@ from torch import Tensor
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from ...errors import AttackError, ConfigError
+from ...checks import choice, flag, instance, integer, number, replace, tensor
+from ...checks import seed as check_seed
+from ...errors import AttackError, ConfigError, DataError
 from ...fl import SharedUpdate, as_labels, one_hot, require_update, soft_cross_entropy
 from ..result import Reconstruction, Snapshot, Status
 from .identifiability import UNINFORMATIVE, identifiability, input_sensitivity
@@ -86,25 +88,38 @@ class IGConfig:
     repeated_labels: bool | None = None
 
     def __post_init__(self) -> None:
+        for name in ("iterations", "trials"):
+            integer(getattr(self, name), name)
         if self.iterations < 1 or self.trials < 1:
             raise ConfigError(
                 f"iterations and trials must be at least 1, got {self.iterations}, {self.trials}"
             )
-        if not self.lr > 0 or self.tv_weight < 0:
-            raise ConfigError(f"lr must be positive and tv_weight >= 0, got {self.lr}, "
-                              f"{self.tv_weight}")
-        if self.init not in ("rand", "randn", "grey"):
-            raise ConfigError(f"init must be rand, randn or grey, got {self.init!r}")
-        if self.snapshot_every < 0:
-            raise ConfigError("snapshot_every must be >= 0")
+        integer(self.snapshot_every, "snapshot_every", low=0)
+        number(self.lr, "lr", low=0, low_open=True)
+        number(self.tv_weight, "tv_weight", low=0)
+        choice(self.init, ("rand", "randn", "grey"), "init")
+        if self.stop_distance is not None:
+            number(self.stop_distance, "stop_distance", low=0)
+        if self.time_limit is not None:
+            number(self.time_limit, "time_limit", low=0, low_open=True)
+        for name in ("signed", "boxed", "decay", "progress"):
+            flag(getattr(self, name), name)
+        if self.seed is not None:
+            check_seed(self.seed)
+        if self.repeated_labels is not None:
+            flag(self.repeated_labels, "repeated_labels")
 
     def replace(self, **changes) -> IGConfig:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (an unknown field is a ConfigError)."""
+        return replace(self, changes)
 
 
 def total_variation(x: Tensor) -> Tensor:
     """Mean absolute difference between neighbouring pixels, across and down.
+
+    Raises:
+        DataError: ``x`` is not a float tensor of at least two dimensions and 2 x 2 pixels
+            (smaller images have no neighbours, and their mean difference was NaN).
 
     Example:
         >>> total_variation(torch.zeros(1, 1, 4, 4)).item()
@@ -112,6 +127,10 @@ def total_variation(x: Tensor) -> Tensor:
         >>> total_variation(torch.tensor([[[[0.0, 1.0], [0.0, 1.0]]]])).item()
         1.0
     """
+    tensor(x, "x", min_ndim=2, floating=True)
+    if x.shape[-1] < 2 or x.shape[-2] < 2:
+        raise DataError(f"total variation needs images of 2 x 2 pixels at least, got "
+                        f"{tuple(x.shape[-2:])}")
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
     dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
     return dx + dy
@@ -120,10 +139,19 @@ def total_variation(x: Tensor) -> Tensor:
 def cosine_distance(a: Sequence[Tensor], b: Sequence[Tensor]) -> Tensor:
     """One minus the cosine similarity of two lists of tensors taken as one long vector.
 
+    Raises:
+        DataError: the two lists differ in length or in a tensor's shape.
+
     Example:
         >>> cosine_distance([torch.tensor([1.0, 0.0])], [torch.tensor([2.0, 0.0])]).item()
         0.0
     """
+    a, b = list(a), list(b)
+    if not a or len(a) != len(b) or any(
+            not isinstance(x, Tensor) or not isinstance(y, Tensor) or x.shape != y.shape
+            for x, y in zip(a, b, strict=True)):
+        raise DataError("cosine_distance needs two non-empty lists of tensors of the same "
+                        "shapes")
     dot = sum((x * y).sum() for x, y in zip(a, b, strict=True))
     na = sum((x * x).sum() for x in a)
     nb = sum((y * y).sum() for y in b)
@@ -264,8 +292,11 @@ def inverting_gradients(
         ``stop_distance``; ``"diverged"`` if every trial hit NaN).
 
     Raises:
+        WrongTypeError: ``update`` is not a SharedUpdate (the private batch, say), or
+            ``config`` not an IGConfig.
         AttackError: an all-zero, non-finite or mismatched update.
-        ConfigError: invalid settings.
+        ConfigError: invalid settings (an unknown override included), or labels that do not
+            fit the batch.
 
     Example:
         >>> from dlgtut.models import LeNet
@@ -278,7 +309,7 @@ def inverting_gradients(
         ([4], True)
     """
     update = require_update(update, "inverting_gradients")
-    cfg = config or IGConfig()
+    cfg = IGConfig() if config is None else instance(config, IGConfig, "config")
     if overrides:
         cfg = cfg.replace(**overrides)
     matcher = _Matcher(update)

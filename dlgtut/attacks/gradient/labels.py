@@ -52,8 +52,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ...errors import AttackError
-from ...fl import SharedUpdate
+from ...checks import as_model_input, flag, integer, model_output, tensor
+from ...errors import AttackError, WrongTypeError
+from ...fl import SharedUpdate, require_update
 
 __all__ = [
     "last_layer_gradient",
@@ -67,14 +68,29 @@ __all__ = [
 ]
 
 
+def _layers(gradient: Sequence[Tensor]) -> list[Tensor]:
+    """A gradient given layer by layer, as a list of tensors (not an update, not one tensor)."""
+    if isinstance(gradient, SharedUpdate):
+        raise WrongTypeError("pass the update's gradient (update.gradient()), not the "
+                             "SharedUpdate itself")
+    if isinstance(gradient, Tensor) or not isinstance(gradient, Sequence) or not all(
+            isinstance(g, Tensor) for g in gradient):
+        raise WrongTypeError(f"the gradient must be a sequence of tensors, one per parameter, "
+                             f"got {type(gradient).__name__}")
+    return list(gradient)
+
+
 def last_layer_gradient(gradient: Sequence[Tensor], num_classes: int) -> Tensor:
     """The weight gradient of the classifier layer: the last 2-D tensor with ``num_classes`` rows.
 
     Raises:
         AttackError: if the gradient has no such tensor (the model does not end in a linear
             layer over the classes).
+        WrongTypeError: ``gradient`` is not a sequence of tensors.
+        ConfigError: ``num_classes`` is not a positive integer.
     """
-    for g in reversed(list(gradient)):
+    integer(num_classes, "num_classes", low=1)
+    for g in reversed(_layers(gradient)):
         if g.ndim == 2 and g.shape[0] == num_classes:
             return g
     raise AttackError(
@@ -86,6 +102,9 @@ def last_layer_gradient(gradient: Sequence[Tensor], num_classes: int) -> Tensor:
 def idlg_label(last_weight_grad: Tensor) -> int:
     """iDLG's label for a single example: the class whose weight-gradient row sums lowest.
 
+    Raises:
+        DataError: not a ``K x F`` float tensor of finite values (a 1-D tensor gave label 0).
+
     Example:
         >>> a = torch.tensor([0.2, 0.7, 0.1])            # non-negative features
         >>> p = torch.tensor([0.1, 0.6, 0.3])            # softmax output; true class 2
@@ -93,7 +112,13 @@ def idlg_label(last_weight_grad: Tensor) -> int:
         >>> idlg_label(grad)
         2
     """
+    _weight_gradient(last_weight_grad)
     return int(torch.argmin(last_weight_grad.sum(dim=-1)))
+
+
+def _weight_gradient(g: Tensor) -> Tensor:
+    return tensor(g, "the classifier's weight gradient", ndim=2, shape="K x F", floating=True,
+                  finite=True)
 
 
 def batch_labels(last_weight_grad: Tensor, batch_size: int) -> Tensor:
@@ -105,7 +130,14 @@ def batch_labels(last_weight_grad: Tensor, batch_size: int) -> Tensor:
 
     Returns:
         ``batch_size`` class indices in increasing order.
+
+    Raises:
+        DataError: ``last_weight_grad`` is not a ``K x F`` float tensor of finite values.
+        ConfigError: ``batch_size`` is not a positive integer.
+        AttackError: more examples than classes.
     """
+    _weight_gradient(last_weight_grad)
+    integer(batch_size, "batch_size", low=1)
     rows = last_weight_grad.sum(dim=-1)
     if batch_size > rows.numel():
         raise AttackError(f"batch of {batch_size} cannot have distinct labels among {rows.numel()}")
@@ -132,25 +164,34 @@ def label_counts(update: SharedUpdate) -> Tensor:
 
     Raises:
         AttackError: if the classifier layer has no bias.
+        WrongTypeError: ``update`` is not a SharedUpdate.
+        DataError: the model cannot take an input of the update's shape.
     """
+    update = require_update(update, "label_counts")
     bias = _last_layer_bias(update.gradient(), update.num_classes)
     if bias is None:
         raise AttackError("label counts need the classifier's bias gradient; the layer has none")
     model = update.model
-    dtype = next(model.parameters()).dtype
     with torch.no_grad():
-        probe = torch.full((1, *update.input_shape), 0.5, dtype=dtype)
-        p_hat = torch.softmax(model(probe), dim=-1)[0]
-    return update.batch_size * (p_hat - bias.to(dtype))
+        probe = as_model_input(model, torch.full((1, *update.input_shape), 0.5))
+        p_hat = torch.softmax(model_output(model, probe), dim=-1)[0]
+    return update.batch_size * (p_hat - bias.to(p_hat))
 
 
 def rounded_counts(counts: Tensor, total: int) -> Tensor:
     """Whole non-negative counts adding up to ``total``, closest to ``counts`` (largest remainders).
 
+    Raises:
+        DataError: ``counts`` is not a non-empty 1-D float tensor of finite values (NaN counts
+            rounded to garbage).
+        ConfigError: ``total`` is not a non-negative integer.
+
     Example:
         >>> rounded_counts(torch.tensor([1.6, 0.7, -0.2, 0.9]), 3).tolist()
         [1, 1, 0, 1]
     """
+    tensor(counts, "counts", ndim=1, floating=True, finite=True)
+    integer(total, "total", low=0)
     c = counts.double().clamp(min=0)
     if float(c.sum()) > 0:
         c = c * (total / c.sum())
@@ -220,7 +261,12 @@ def analytic_labels(update: SharedUpdate, *, repeated: bool | None = None) -> La
     Raises:
         AttackError: ``repeated=False`` for a batch larger than the number of classes, or
             ``repeated=True`` for a classifier without a bias.
+        WrongTypeError: ``update`` is not a SharedUpdate (the private batch, say).
+        ConfigError: ``repeated`` is not None, True or False.
     """
+    update = require_update(update, "analytic_labels")
+    if repeated is not None:
+        flag(repeated, "repeated")
     gradient = update.gradient()
     w = last_layer_gradient(gradient, update.num_classes)
     n, k = update.batch_size, update.num_classes
@@ -261,4 +307,4 @@ def infer_labels(update: SharedUpdate, *, repeated: bool | None = None) -> Tenso
         >>> infer_labels(Participant(net).fedsgd(batch)).tolist()
         [4, 4]
     """
-    return analytic_labels(update, repeated=repeated).labels
+    return analytic_labels(require_update(update, "infer_labels"), repeated=repeated).labels

@@ -20,6 +20,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...checks import function, integer, tensor
+from ...checks import seed as check_seed
+from ...errors import DataError
+
 __all__ = ["OriginalLeNet", "weights_init", "cross_entropy_for_onehot", "original_dlg"]
 
 
@@ -88,7 +92,21 @@ def original_dlg(
         iterations: L-BFGS steps (300 in the original).
         callback: ``callback(step, dummy_data)`` after every step (not in the original; for
             timing). Return True to stop.
+
+    Raises:
+        DataError: ``image`` is not one float image in [0, 1], or ``label`` not an integer
+            class of the ``num_classes`` (a float label was truncated to a class).
+        ConfigError: ``num_classes``, ``seed`` or ``iterations`` of the wrong kind or range.
+        WrongTypeError: ``callback`` cannot be called.
     """
+    tensor(image, "image", unit=True, floating=True)
+    if image.ndim not in (3, 4) or (image.ndim == 4 and image.shape[0] != 1):
+        raise DataError(f"image must be C x H x W or 1 x C x H x W, got {tuple(image.shape)}")
+    integer(num_classes, "num_classes", low=1)
+    integer(label, "label", low=0, high=num_classes - 1, error=DataError)
+    check_seed(seed)
+    integer(iterations, "iterations", low=1)
+    function(callback, "callback")
     gt_data = image.reshape(1, *image.shape[-3:]).float()
     gt_label = torch.tensor([label]).long().view(1)
     gt_onehot_label = F.one_hot(gt_label, num_classes).float()

@@ -1,13 +1,14 @@
 """Deep leakage from gradients: recovery, labels, batches, options, divergence, reproducibility."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
-from dlgtut.attacks import DLGConfig, dlg
+from dlgtut.attacks import DLGConfig, dlg, gradient_distance
 from dlgtut.data import load_dataset
-from dlgtut.errors import AttackError, ConfigError
+from dlgtut.errors import AttackError, ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch, SharedUpdate
 from dlgtut.metrics import psnr, score
 from dlgtut.models import LeNet
@@ -139,3 +140,56 @@ def test_single_step_fedavg_update_is_attacked_like_its_gradient(digits):
     rec = dlg(update, progress=False)
     assert rec.labels.tolist() == digits.labels[7:8].tolist()
     assert ((rec.images - truth) ** 2).mean() < 1e-3
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"lr": float("nan")}, "lr must be a finite number, got nan"),
+    ({"lr": float("inf")}, "lr must be a finite number, got inf"),
+    ({"stop_distance": float("nan")}, "stop_distance must be a finite number"),
+    ({"stop_distance": -1e-9}, "stop_distance must be non-negative"),
+    ({"time_limit": float("inf")}, "time_limit must be a finite number"),
+    ({"time_limit": float("nan")}, "time_limit must be a finite number"),
+    ({"time_limit": 0}, "time_limit must be positive"),
+    ({"image_bound": float("nan")}, "image_bound must be a finite number"),
+    ({"explode_factor": 0.5}, "explode_factor must be >= 1"),
+    ({"iterations": 10.5}, "iterations must be a positive integer, got 10.5"),
+    ({"iterations": True}, "iterations must be a positive integer, got True"),
+    ({"max_iter": 0}, "max_iter must be a positive integer"),
+    ({"stall_steps": 0}, "stall_steps must be a positive integer"),
+    ({"restarts": 1.0}, "restarts must be a non-negative integer"),
+    ({"verify_starts": -1}, "verify_starts must be a non-negative integer"),
+    ({"snapshot_every": "10"}, "snapshot_every must be a non-negative integer"),
+    ({"normalize": 1}, "normalize must be True or False"),
+    ({"progress": None}, "progress must be True or False"),
+    ({"seed": -5}, "seed must be a non-negative integer"),
+    ({"distance": ["l2"]}, "distance must be one of l2, cosine"),
+])
+def test_dlg_config_refuses_nan_inf_and_wrong_kinds(refused, kwargs, fragment):
+    refused(ConfigError, fragment, DLGConfig, **kwargs)
+
+
+def test_dlg_refuses_configs_and_callbacks_of_the_wrong_kind(refused):
+    net = LeNet(1, 10, 8, seed=0)
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([1])))
+    refused(WrongTypeError, "config must be a DLGConfig, got dict", dlg, update,
+            {"iterations": 5})
+    refused(ConfigError, "DLGConfig has no setting 'iteration'", dlg, update, iteration=5)
+    refused(ConfigError, "DLGConfig has no setting 'iteration'", DLGConfig.paper, iteration=5)
+    refused(WrongTypeError, "callback must be callable or None, got int", dlg, update,
+            callback=3)
+
+
+def test_a_hand_made_update_whose_shape_the_model_cannot_take_is_one_line(refused):
+    net = LeNet(1, 10, 8, seed=0)
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([1])))
+    wrong = dataclasses.replace(update, input_shape=(3, 8, 8))
+    refused(DataError, "the model cannot take images of shape (3, 8, 8)", dlg, wrong,
+            progress=False)
+
+
+def test_gradient_distance_refuses_mismatched_gradients(refused):
+    a = [torch.zeros(2), torch.zeros(3)]
+    refused(DataError, "same shapes, layer by layer", gradient_distance, a, a[:1])
+    refused(DataError, "same shapes, layer by layer", gradient_distance, a,
+            [torch.zeros(2), torch.zeros(4)])
+    refused(ConfigError, "unknown distance", gradient_distance, a, a, ["l2"])

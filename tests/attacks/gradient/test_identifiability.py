@@ -5,6 +5,8 @@ import torch
 from torch import nn
 
 from dlgtut.attacks import dlg, identifiability
+from dlgtut.attacks.gradient import input_sensitivity
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.models import LeNet
 
@@ -89,3 +91,30 @@ def test_repeated_labels_are_detected_and_recovered_with_a_warning():
     assert any("repeated labels" in w for w in rec.warnings), rec.warnings
     s = score(rec.images, rec.labels, batch.images, batch.labels)
     assert s.label_accuracy == 1.0 and s.psnr > 25, s  # measured 49 dB
+
+
+def test_identifiability_takes_a_shared_update(refused):
+    batch = PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([1]))
+    refused(WrongTypeError, "not the PrivateBatch itself", identifiability, batch)
+
+
+@pytest.mark.parametrize("args,kwargs,error,fragment", [
+    (((1, 8, 8), 1, 10), {"labels": torch.tensor([3.5])}, DataError,
+     "labels must be integer class indices"),  # was truncated to class 3
+    (((1, 8, 8), 2, 10), {"labels": torch.tensor([3])}, DataError, "labels must be 2 classes"),
+    (((1, 8, 8), 1, 10), {"labels": torch.tensor([12])}, DataError, "in [0, 9]"),
+    (((1, 8), 1, 10), {}, DataError, "input_shape must be (C, H, W)"),
+    (((1, 8, 8.0), 1, 10), {}, ConfigError, "every entry of input_shape must be a positive"),
+    (((1, 8, 8), 0, 10), {}, ConfigError, "batch_size must be a positive integer"),
+    (((1, 8, 8), 1, True), {}, ConfigError, "num_classes must be a positive integer"),
+    (((3, 8, 8), 1, 10), {}, DataError, "the model cannot take images of shape (3, 8, 8)"),
+    (((1, 8, 8), 1, 7), {}, DataError, "the model has 10 outputs, not 7"),
+])
+def test_input_sensitivity_refuses_bad_input(refused, args, kwargs, error, fragment):
+    net = LeNet(1, 10, 8, seed=0)
+    refused(error, fragment, input_sensitivity, net, *args, **kwargs)
+
+
+def test_input_sensitivity_refuses_what_is_not_a_model(refused):
+    refused(WrongTypeError, "torch.nn.Module, got str", input_sensitivity, "lenet", (1, 8, 8),
+            1, 10)

@@ -6,9 +6,14 @@ import pytest
 import torch
 
 from dlgtut.attacks import dlg
-from dlgtut.attacks.gradient.inverting import IGConfig, inverting_gradients
+from dlgtut.attacks.gradient.inverting import (
+    IGConfig,
+    cosine_distance,
+    inverting_gradients,
+    total_variation,
+)
 from dlgtut.data import load_dataset
-from dlgtut.errors import AttackError, ConfigError
+from dlgtut.errors import AttackError, ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.metrics import score
 from dlgtut.models import LeNet
@@ -112,3 +117,40 @@ def test_default_init_lenet_is_reproducible_and_fan_in_scaled():
     assert a.fc[0].weight.abs().max().item() < 0.05  # 1/sqrt(768), not the paper's 0.5
     with pytest.raises(ConfigError, match="init"):
         LeNet(init="xavier")
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"lr": float("inf")}, "lr must be a finite number"),
+    ({"tv_weight": float("nan")}, "tv_weight must be a finite number"),
+    ({"iterations": 2.5}, "iterations must be an integer, got 2.5"),
+    ({"trials": True}, "trials must be an integer, got True"),
+    ({"stop_distance": float("nan")}, "stop_distance must be a finite number"),
+    ({"time_limit": -1.0}, "time_limit must be positive"),
+    ({"snapshot_every": 1.5}, "snapshot_every must be a non-negative integer"),
+    ({"signed": "yes"}, "signed must be True or False"),
+    ({"repeated_labels": 1}, "repeated_labels must be True or False"),
+    ({"seed": 0.5}, "seed must be a non-negative integer"),
+    ({"init": ["rand"]}, "init must be one of rand, randn, grey"),
+])
+def test_ig_config_refuses_nan_inf_and_wrong_kinds(refused, kwargs, fragment):
+    refused(ConfigError, fragment, IGConfig, **kwargs)
+
+
+def test_inverting_gradients_refuses_float_labels_and_configs_of_the_wrong_kind(refused):
+    net = LeNet(1, 10, 8, "relu", seed=0, init="default")
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([4])))
+    refused(DataError, "labels must be integer class indices", inverting_gradients, update,
+            labels=torch.tensor([4.7]))  # refused, not truncated to 4
+    refused(WrongTypeError, "config must be an IGConfig", inverting_gradients, update, "fast")
+    refused(ConfigError, "IGConfig has no setting 'iteration'", inverting_gradients, update,
+            iteration=5)
+
+
+def test_total_variation_and_cosine_distance_refuse_bad_input(refused):
+    refused(DataError, "x must be a tensor", total_variation, [[0.0, 1.0]])
+    refused(DataError, "2 x 2 pixels at least", total_variation, torch.zeros(1, 1, 1, 4))
+    refused(DataError, "x must be a floating-point tensor", total_variation,
+            torch.zeros(1, 1, 2, 2, dtype=torch.long))
+    refused(DataError, "two non-empty lists of tensors of the same shapes", cosine_distance,
+            [torch.zeros(2)], [torch.zeros(3)])
+    refused(DataError, "two non-empty lists of tensors", cosine_distance, [], [])

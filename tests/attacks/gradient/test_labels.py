@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dlgtut.attacks.gradient.labels import (
+    analytic_labels,
     batch_labels,
     idlg_label,
     infer_labels,
@@ -12,7 +13,7 @@ from dlgtut.attacks.gradient.labels import (
     rounded_counts,
 )
 from dlgtut.data import load_dataset
-from dlgtut.errors import AttackError
+from dlgtut.errors import AttackError, ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.models import LeNet
 
@@ -116,3 +117,46 @@ def test_model_without_a_classifier_layer_raises():
         last_layer_gradient([torch.zeros(3, 4), torch.zeros(3)], 10)
     with pytest.raises(AttackError, match="distinct labels"):
         batch_labels(torch.zeros(3, 4), 5)
+
+
+def _update(n=1):
+    net = LeNet(1, 10, 8, seed=0)
+    return net, Participant(net).fedsgd(PrivateBatch(torch.rand(n, 1, 8, 8), torch.arange(n)))
+
+
+def test_label_functions_take_a_shared_update_not_the_private_batch(refused):
+    batch = PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([1]))
+    for fn in (infer_labels, analytic_labels, label_counts):
+        refused(WrongTypeError, "not the PrivateBatch itself", fn, batch)
+    refused(ConfigError, "repeated must be True or False", infer_labels, _update()[1],
+            repeated="yes")
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda u: last_layer_gradient(u, 10), WrongTypeError, "pass the update's gradient"),
+    (lambda u: last_layer_gradient(u.tensors[0], 10), WrongTypeError,
+     "a sequence of tensors, one per parameter, got Tensor"),
+    (lambda u: last_layer_gradient(u.gradient(), 10.0), ConfigError,
+     "num_classes must be a positive integer"),
+    (lambda u: idlg_label(torch.tensor([0.3, -0.2])), DataError,  # was silently label 0
+     "the classifier's weight gradient must be a tensor of shape K x F, got shape (2,)"),
+    (lambda u: idlg_label(torch.full((3, 2), float("nan"))), DataError, "contains NaN or inf"),
+    (lambda u: batch_labels(torch.rand(10, 4), 2.0), ConfigError,
+     "batch_size must be a positive integer"),
+    (lambda u: rounded_counts(torch.tensor([float("nan"), 1.0]), 2), DataError,
+     "counts contains NaN or inf"),
+    (lambda u: rounded_counts(torch.tensor([0.5, 1.0]), 2.5), ConfigError,
+     "total must be a non-negative integer"),
+    (lambda u: rounded_counts(torch.tensor([1, 2]), 2), DataError,
+     "counts must be a floating-point tensor"),
+])
+def test_label_rules_refuse_bad_input_in_one_line(refused, call, error, fragment):
+    refused(error, fragment, call, _update()[1])
+
+
+def test_label_counts_with_a_shape_the_model_cannot_take_is_one_line(refused):
+    import dataclasses
+
+    _, update = _update(2)
+    refused(DataError, "the model cannot take images of shape (3, 8, 8)", label_counts,
+            dataclasses.replace(update, input_shape=(3, 8, 8)))

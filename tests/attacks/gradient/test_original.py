@@ -1,10 +1,12 @@
 """Parity: dlgtut with the paper's settings reproduces the original DLG loop exactly."""
 
+import pytest
 import torch
 
 from dlgtut.attacks import DLGConfig, dlg
 from dlgtut.attacks.gradient.original import original_dlg
 from dlgtut.data import load_dataset
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.models import LeNet
 
@@ -29,3 +31,19 @@ def test_paper_settings_reproduce_the_original_loop():
     assert rec.labels.tolist() == [int(reference.dummy_label.argmax())] == [3]
     # And the original does recover this photo:
     assert ((reference.dummy_data.detach() - image) ** 2).mean() < 1e-4
+
+
+@pytest.mark.parametrize("args,kwargs,error,fragment", [
+    ((torch.rand(3, 8, 8), 2.7), {}, DataError, "label must be an integer in [0, 99], got 2.7"),
+    ((torch.rand(3, 8, 8), 100), {}, DataError, "label must be an integer in [0, 99], got 100"),
+    ((torch.rand(3, 8, 8), True), {}, DataError, "label must be an integer in [0, 99]"),
+    ((torch.rand(3, 8, 8) * 2, 1), {}, DataError, "image must lie in [0, 1]"),
+    ((torch.rand(2, 3, 8, 8), 1), {}, DataError, "image must be C x H x W or 1 x C x H x W"),
+    (([[0.5]], 1), {}, DataError, "image must be a tensor"),
+    ((torch.rand(3, 8, 8), 1), {"iterations": 0}, ConfigError, "iterations must be a positive"),
+    ((torch.rand(3, 8, 8), 1), {"seed": -1}, ConfigError, "seed must be a non-negative"),
+    ((torch.rand(3, 8, 8), 1), {"num_classes": 2.0}, ConfigError, "num_classes must be"),
+    ((torch.rand(3, 8, 8), 1), {"callback": "print"}, WrongTypeError, "callback must be"),
+])
+def test_original_refuses_bad_input_before_the_loop(refused, args, kwargs, error, fragment):
+    refused(error, fragment, original_dlg, *args, **kwargs)
