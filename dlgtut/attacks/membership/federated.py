@@ -30,8 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...errors import ConfigError, DataError
-from ...fl import SharedUpdate
+from ...checks import array, as_model_input, integer, model_output, model_parameters, number
+from ...checks import tensor as check_tensor
+from ...errors import ConfigError, DataError, WrongTypeError
+from ...fl import SharedUpdate, as_labels, require_update
 from ...training import predict_logits
 from .scores import example_loss, logit_confidence
 
@@ -44,12 +46,14 @@ __all__ = [
 
 
 def _check(images: Tensor, labels: Tensor) -> Tensor:
-    labels = torch.as_tensor(labels).long()
+    """The candidates' labels as integers, checked against finite float images of one each."""
+    labels = as_labels(labels)  # a float label is refused, not truncated
     if not isinstance(images, Tensor) or images.ndim < 2 or len(images) != len(labels):
         raise DataError("need candidate images (N x ...) with one label each")
     if len(labels) == 0:
         raise DataError("need at least one candidate")
-    return labels
+    check_tensor(images, "images", floating=True, finite=True)
+    return labels.cpu()
 
 
 def global_model_confidences(model: nn.Module, states: Sequence[dict[str, Tensor]],
@@ -70,6 +74,11 @@ def global_model_confidences(model: nn.Module, states: Sequence[dict[str, Tensor
     Returns:
         ``R x N`` confidences, row ``r`` under ``states[r]``.
 
+    Raises:
+        WrongTypeError: a model that is not a module, or states that are not state_dicts.
+        DataError: a state that does not fit the model, images that are not finite floats, or
+            labels that are not integers.
+
     Example:
         >>> net = nn.Sequential(nn.Flatten(), nn.Linear(1, 2))
         >>> zero = {k: torch.zeros_like(v) for k, v in net.state_dict().items()}
@@ -77,9 +86,21 @@ def global_model_confidences(model: nn.Module, states: Sequence[dict[str, Tensor
         array([[0., 0., 0.]])
     """
     labels = _check(images, labels)
+    model_parameters(model)
+    if isinstance(states, dict) or not isinstance(states, Sequence):
+        raise WrongTypeError(f"states must be a list of state_dicts (TrainingLog.states), got "
+                             f"{type(states).__name__}")
     if len(states) == 0:
         raise DataError("need at least one global model")
     net = copy.deepcopy(model)
+    for r, state in enumerate(states):  # every state fits the model before any is evaluated
+        if not isinstance(state, dict):
+            raise WrongTypeError(f"state {r} must be a state_dict, got {type(state).__name__}")
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as err:  # torch's message lists every key, one per line
+            reason = " ".join(str(err).split())[:200]
+            raise DataError(f"state {r} does not fit the model: {reason}") from None
     rows = []
     for state in states:
         net.load_state_dict(state)
@@ -98,13 +119,19 @@ def confidence_gain(phis, *, start: int, end: int = -1) -> np.ndarray:
         start: the reference round.
         end: the round the attack looks at (default: the last).
 
+    Raises:
+        DataError: confidences that are not an ``R x N`` array of finite numbers.
+        ConfigError: rounds that are not integers or not among the global models.
+
     Example:
         >>> confidence_gain(np.array([[0.0, 0.0], [1.5, 0.5], [4.0, 0.75]]), start=1).tolist()
         [2.5, 0.25]
     """
-    phis = np.asarray(phis, dtype=np.float64)
+    phis = array(phis, "confidences")
     if phis.ndim != 2:
         raise DataError(f"confidences must be R x N, got shape {phis.shape}")
+    integer(start, "start")
+    integer(end, "end")
     r = len(phis)
     if not (-r <= start < r and -r <= end < r):
         raise ConfigError(f"rounds start={start}, end={end} outside the {r} global models")
@@ -122,6 +149,13 @@ def _per_example_gradients(model: nn.Module, images: Tensor, labels: Tensor) -> 
     from torch.func import functional_call, grad, vmap
 
     params = {k: v.detach() for k, v in model.named_parameters()}
+    images = as_model_input(model, images)
+    labels = labels.to(images.device)
+    with torch.no_grad():
+        k = model_output(model, images[:1]).shape[-1]
+    if int(labels.max()) >= k:
+        raise DataError(f"labels must lie in [0, {k - 1}] for the model's {k} classes, got "
+                        f"{int(labels.max())}")
 
     def loss(p, x, y):
         return F.cross_entropy(functional_call(model, p, (x[None],)), y[None])
@@ -145,6 +179,10 @@ def gradient_alignment(update: SharedUpdate, images: Tensor, labels: Tensor) -> 
     Returns:
         ``N`` cosines in [-1, 1]; higher means "was in the batch".
 
+    Raises:
+        WrongTypeError: ``update`` is not a SharedUpdate (the private batch, say).
+        DataError: candidates the model cannot take, or labels outside its classes.
+
     Example:
         >>> from dlgtut.fl import Participant, PrivateBatch
         >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
@@ -153,6 +191,7 @@ def gradient_alignment(update: SharedUpdate, images: Tensor, labels: Tensor) -> 
         >>> round(float(gradient_alignment(update, x, y)[0]), 4)
         1.0
     """
+    update = require_update(update, "gradient_alignment")
     labels = _check(images, labels)
     g = _per_example_gradients(update.model, images, labels)
     d = torch.cat([t.reshape(-1) for t in _direction(update)])
@@ -179,10 +218,19 @@ def update_loss_change(update: SharedUpdate, images: Tensor, labels: Tensor, *,
 
     Raises:
         ConfigError: a gradient update without a positive ``lr``.
+        WrongTypeError: ``update`` is not a SharedUpdate (the private batch, say).
+        DataError: candidates the model cannot take, or labels that are not integers.
     """
+    update = require_update(update, "update_loss_change")
     labels = _check(images, labels)
-    if update.kind == "gradient" and not (lr and lr > 0):
+    if update.kind == "gradient" and lr is None:
         raise ConfigError("a gradient update needs the learning rate lr to be applied")
+    if lr is not None:
+        number(lr, "lr", low=0, low_open=True)
+    if len(update.tensors) != len(list(update.model.parameters())) or any(
+            t.shape != p.shape for t, p in zip(update.tensors, update.model.parameters(),
+                                               strict=False)):
+        raise DataError("the update does not match its model's parameters")
     before = example_loss(predict_logits(update.model, images), labels.numpy())
     after_model = copy.deepcopy(update.model)
     scale = -lr if update.kind == "gradient" else 1.0

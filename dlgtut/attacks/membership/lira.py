@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from ...checks import array, flags, instance
 from ...errors import AttackError, ConfigError, DataError
 from .scores import _check_shadows, _logits_and_labels, logit_confidence, loss_attack
 from .targets import Shadows
@@ -55,6 +56,29 @@ def _gaussian(phi: np.ndarray, mask: np.ndarray, variance: Variance, side: str):
     return mu, np.sqrt(np.maximum(var, 1e-12))
 
 
+def _check_variance(variance) -> None:
+    if not isinstance(variance, str) or variance not in ("global", "per-example"):
+        raise ConfigError(f"variance must be 'global' or 'per-example', got {variance!r}")
+
+
+def _check_variant(variant) -> None:
+    if not isinstance(variant, str) or variant not in ("online", "offline"):
+        raise ConfigError(f"variant must be 'online' or 'offline', got {variant!r}")
+
+
+def _keep(keep, shape) -> np.ndarray:
+    """``keep`` as booleans of ``shape``: booleans or 0 and 1 only (0.5 is no membership)."""
+    try:
+        raw = np.asarray(keep)
+    except (TypeError, ValueError):
+        raise DataError("keep must be an S x N array of booleans") from None
+    if raw.dtype != bool and raw.dtype.kind in "iuf":
+        raw = flags(raw.reshape(-1), "keep").numpy().reshape(raw.shape)
+    elif raw.dtype != bool:
+        raise DataError(f"keep must be an S x N array of booleans, got dtype {raw.dtype}")
+    return raw
+
+
 def lira_statistics(shadow_phi, keep, *, variance: Variance = "global") -> LiraStatistics:
     """Fit LiRA's Gaussians: mean and standard deviation of :math:`\\phi` over IN and OUT shadows.
 
@@ -73,6 +97,8 @@ def lira_statistics(shadow_phi, keep, *, variance: Variance = "global") -> LiraS
 
     Raises:
         ConfigError: an unknown ``variance``.
+        DataError: ``shadow_phi`` not finite numbers, ``keep`` not booleans (or 0 and 1), or
+            the two of different shapes.
 
     Example:
         >>> phi = np.array([[1.0, 5.0], [3.0, 7.0], [0.0, 0.0], [2.0, 2.0]])
@@ -81,10 +107,9 @@ def lira_statistics(shadow_phi, keep, *, variance: Variance = "global") -> LiraS
         >>> s.mu_in.tolist(), s.sd_in.round(3).tolist(), s.mu_out.tolist()
         ([2.0, 6.0], [1.414, 1.414], [1.0, 1.0])
     """
-    if variance not in ("global", "per-example"):
-        raise ConfigError(f"variance must be 'global' or 'per-example', got {variance!r}")
-    phi = np.asarray(shadow_phi, dtype=np.float64)
-    keep = np.asarray(keep, dtype=bool)
+    _check_variance(variance)
+    phi = array(shadow_phi, "shadow_phi")  # finite: a NaN confidence poisons its Gaussian
+    keep = _keep(keep, phi.shape)
     if phi.ndim != 2 or phi.shape != keep.shape:
         raise DataError(f"shadow_phi and keep must both be S x N, got {phi.shape}, {keep.shape}")
     mu_in, sd_in = _gaussian(phi, keep, variance, "IN")
@@ -110,11 +135,11 @@ def lira_scores(target_phi, stats: LiraStatistics, *, variant: Variant = "online
     """
     from scipy.stats import norm
 
-    phi = np.asarray(target_phi, dtype=np.float64)
+    instance(stats, LiraStatistics, "stats")
+    _check_variant(variant)
+    phi = array(target_phi, "target_phi")
     if phi.shape != stats.mu_out.shape:
         raise DataError(f"{phi.shape} target confidences for {stats.mu_out.shape} candidates")
-    if variant not in ("online", "offline"):
-        raise ConfigError(f"variant must be 'online' or 'offline', got {variant!r}")
     sides = ("IN", "OUT") if variant == "online" else ("OUT",)
     for side in sides:
         if np.isnan(stats.mu_in if side == "IN" else stats.mu_out).any():
@@ -140,7 +165,14 @@ def lira_attack(logits, labels, shadows: Shadows, *, variant: Variant = "online"
         variant: ``"online"`` or ``"offline"``.
         variance: ``"global"`` or ``"per-example"`` (see :func:`lira_statistics`).
         epoch: use the shadows as they were after this epoch (default: the last).
+
+    Raises:
+        ConfigError: an unknown variant or variance, or an epoch that was not recorded.
+        DataError: logits that are not finite numbers, labels that are not integer classes.
+        WrongTypeError: ``shadows`` is not a :class:`~dlgtut.attacks.membership.Shadows`.
     """
+    _check_variant(variant)
+    _check_variance(variance)
     z, y = _logits_and_labels(logits, labels)
     _check_shadows(z, shadows)
     stats = lira_statistics(logit_confidence(shadows.at(epoch), y), shadows.keep,
@@ -171,14 +203,19 @@ def shadow_benchmark(shadows: Shadows, labels, *, attack: Literal["loss", "lira"
         :func:`dlgtut.roc.roc_summary`.
 
     Raises:
-        ConfigError: an unknown attack, or fewer than 3 shadows.
+        ConfigError: an unknown attack, variant or variance, or fewer than 3 shadows.
+        WrongTypeError: ``shadows`` is not a :class:`~dlgtut.attacks.membership.Shadows`.
+        DataError: labels that are not one integer class per candidate.
     """
-    if attack not in ("loss", "lira"):
+    if not isinstance(attack, str) or attack not in ("loss", "lira"):
         raise ConfigError(f"attack must be 'loss' or 'lira', got {attack!r}")
+    _check_variant(variant)
+    _check_variance(variance)
+    instance(shadows, Shadows, "shadows")
     if len(shadows) < 3:
         raise ConfigError(f"need at least 3 shadow models, got {len(shadows)}")
     z = shadows.at(epoch)
-    y = np.asarray(labels)
+    _, y = _logits_and_labels(z[0], labels)  # one integer label per candidate
     if attack == "loss":
         return loss_attack(z, y).reshape(-1), shadows.keep.reshape(-1).copy()
     phi = logit_confidence(z, y)

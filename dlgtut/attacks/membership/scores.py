@@ -16,7 +16,10 @@ from typing import Literal
 
 import numpy as np
 
-from ...errors import AttackError, DataError
+from ...checks import array, axes, flag, flags, instance, integer
+from ...checks import seed as check_seed
+from ...errors import DataError
+from ...fl import as_labels
 from .targets import Shadows
 
 __all__ = [
@@ -32,8 +35,8 @@ Variance = Literal["global", "per-example"]
 
 
 def _logits_and_labels(logits, labels) -> tuple[np.ndarray, np.ndarray]:
-    z = np.asarray(logits, dtype=np.float64)
-    y = np.asarray(labels).astype(np.int64)
+    z = array(logits, "logits")  # numbers, finite: a NaN logit gives a NaN score
+    y = as_labels(labels).cpu().numpy()  # integers: a float label is refused, not truncated
     if z.ndim < 2 or z.shape[-1] < 2 or z.shape[-2] != len(y) or y.ndim != 1:
         raise DataError(f"need logits ... x N x K (K >= 2) for N labels; got {z.shape} and "
                         f"{y.shape}")
@@ -102,8 +105,7 @@ def loss_attack(logits, labels) -> np.ndarray:
 
 
 def _check_shadows(logits: np.ndarray, shadows: Shadows) -> None:
-    if not isinstance(shadows, Shadows):
-        raise AttackError(f"shadows must be a Shadows, got {type(shadows).__name__}")
+    instance(shadows, Shadows, "shadows")
     if shadows.keep.shape[1] != logits.shape[0]:
         raise DataError(f"the shadows saw {shadows.keep.shape[1]} candidates, the target's "
                         f"logits cover {logits.shape[0]}")
@@ -125,7 +127,12 @@ def shokri_attack(logits, labels, shadows: Shadows, *, epoch: int | None = None,
         labels: the candidates' ``N`` labels.
         shadows: from :func:`train_shadows` on the same candidates.
         epoch: use the shadows as they were after this epoch (default: the last).
-        seed: seeds the attack classifiers.
+        seed: seeds the attack classifiers (below 2**32, scikit-learn's limit).
+
+    Raises:
+        DataError: logits that are not finite numbers, labels that are not integer classes.
+        WrongTypeError: ``shadows`` is not a :class:`Shadows`.
+        ConfigError: an epoch the shadows were not recorded at, or a bad seed.
     """
     from scipy.special import softmax
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -133,6 +140,7 @@ def shokri_attack(logits, labels, shadows: Shadows, *, epoch: int | None = None,
 
     z, y = _logits_and_labels(logits, labels)
     _check_shadows(z, shadows)
+    check_seed(seed, high=2**32 - 1)
     shadow_z = shadows.at(epoch)
     scores = np.zeros(len(y))
     for c in np.unique(y):
@@ -163,13 +171,22 @@ def plot_score_histogram(scores, members, *, ax=None, xlabel: str = "attack scor
         title: optional axes title.
         log: histogram ``log10(scores)`` (positive scores such as a loss).
         bins: number of bins.
+
+    Raises:
+        DataError: scores that are not finite numbers, members that are not booleans (or 0
+            and 1), or not one flag per score with members and non-members among them.
+        ConfigError: ``bins`` is not a positive integer, or ``log`` not a bool.
+        WrongTypeError: ``ax`` is not a matplotlib Axes.
     """
     import matplotlib.pyplot as plt
 
-    s = np.asarray(scores, dtype=np.float64)
-    m = np.asarray(members).astype(bool)
+    s = array(scores, "scores").reshape(-1)
+    m = flags(members, "members").numpy()  # 0.5 is not a member; it used to count as one
     if s.shape != m.shape or not m.any() or m.all():
         raise DataError("need one ground-truth flag per score, with members and non-members")
+    integer(bins, "bins", low=1)
+    flag(log, "log")
+    axes(ax)
     if log:
         s = np.log10(np.maximum(s, 1e-300))
     if ax is None:

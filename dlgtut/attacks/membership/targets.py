@@ -11,6 +11,7 @@ the same for the shadows, which serve both Shokri's attack and LiRA.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -20,8 +21,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ...checks import MAX_SEED, flag, instance, integer, number
+from ...checks import seed as check_seed
 from ...data import ImageSet
 from ...errors import ConfigError, DataError
+from ...fl import as_labels
 from ...training import MLP, predict_logits, train_classifier
 
 __all__ = [
@@ -56,11 +60,19 @@ class Recipe:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            integer(getattr(self, name), name)
+        number(self.lr, "lr")
+        number(self.weight_decay, "weight_decay")
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.weight_decay < 0:
             raise ConfigError(
                 f"a recipe needs epochs >= 1, batch_size >= 1, lr > 0 and weight_decay >= 0; "
                 f"got {self}"
             )
+        if isinstance(self.hidden, str) or not isinstance(self.hidden, tuple | list):
+            raise ConfigError(f"hidden must be a tuple of layer widths, got {self.hidden!r}")
+        for h in self.hidden:
+            integer(h, "every hidden width", low=1)
 
     def train(self, images, labels, num_classes: int, *, seed: int, on_epoch=None) -> MLP:
         """A fresh MLP (weights seeded with ``seed``) trained on ``images``, ``labels``."""
@@ -83,9 +95,11 @@ def random_halves(n: int, count: int, *, seed: int) -> np.ndarray:
         >>> keep.shape, keep.sum(0).tolist()
         ((4, 6), [2, 2, 2, 2, 2, 2])
     """
+    integer(n, "n")
+    integer(count, "count")
     if count < 2 or n < 2:
         raise ConfigError(f"need at least 2 models and 2 candidates, got {count} and {n}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     return rng.uniform(size=(count, n)).argsort(0) < count // 2
 
 
@@ -131,10 +145,18 @@ def _train_recording(candidates: ImageSet, keep: np.ndarray, recipe: Recipe, see
 
 
 def _check_epochs(record_epochs, recipe: Recipe) -> tuple[int, ...]:
-    epochs = tuple(sorted(set(int(e) for e in record_epochs)))
+    if isinstance(record_epochs, str) or not isinstance(record_epochs, Sequence):
+        raise ConfigError(f"record_epochs must be a list of epochs, got {record_epochs!r}")
+    # An epoch 2.7 is a mistake, not epoch 2: integers only.
+    epochs = tuple(sorted(set(integer(e, "every record epoch") for e in record_epochs)))
     if epochs and not (1 <= epochs[0] and epochs[-1] <= recipe.epochs):
         raise ConfigError(f"record_epochs must lie in [1, {recipe.epochs}], got {epochs}")
     return epochs
+
+
+def _check_epoch(epoch) -> int:
+    """An epoch to look at: an integer (2.0 would miss the key 2 of the recorded logits)."""
+    return integer(epoch, "epoch", low=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,7 +179,14 @@ class TargetRun:
 
     def accuracy(self, labels, epoch: int | None = None) -> tuple[float, float]:
         """``(train accuracy, test accuracy)``: on the members and on the non-members."""
-        right = self.logits[epoch or self.epochs].argmax(-1) == np.asarray(labels)
+        key = self.epochs if epoch is None else _check_epoch(epoch)
+        if key not in self.logits:
+            raise ConfigError(f"no target logits after epoch {key}; recorded: "
+                              f"{sorted(self.logits)}")
+        y = as_labels(labels).cpu().numpy()
+        if len(y) != len(self.members):
+            raise DataError(f"{len(y)} labels for {len(self.members)} candidates")
+        right = self.logits[key].argmax(-1) == y
         return float(right[self.members].mean()), float(right[~self.members].mean())
 
 
@@ -175,9 +204,12 @@ def train_target(candidates: ImageSet, recipe: Recipe, *, seed: int = 0,
 
     Raises:
         DataError: fewer than 4 candidates.
-        ConfigError: an epoch outside ``[1, recipe.epochs]``.
+        ConfigError: an epoch outside ``[1, recipe.epochs]`` or not an integer, or a bad seed.
+        WrongTypeError: ``recipe`` is not a :class:`Recipe`.
     """
     _check_candidates(candidates)
+    instance(recipe, Recipe, "recipe")
+    check_seed(seed)
     epochs = _check_epochs(record_epochs, recipe)
     n = len(candidates)
     members = np.zeros(n, dtype=bool)
@@ -207,7 +239,7 @@ class Shadows:
 
     def at(self, epoch: int | None) -> np.ndarray:
         """The ``S x N x K`` logits after ``epoch`` (the last epoch if None)."""
-        epoch = self.recipe.epochs if epoch is None else epoch
+        epoch = self.recipe.epochs if epoch is None else _check_epoch(epoch)
         if epoch not in self.logits:
             raise ConfigError(f"no shadow logits after epoch {epoch}; recorded: "
                               f"{sorted(self.logits)}")
@@ -230,12 +262,19 @@ def train_shadows(candidates: ImageSet, recipe: Recipe, n_shadows: int, *, seed:
         progress: show a tqdm progress bar.
 
     Raises:
-        ConfigError: fewer than 2 shadows, or an epoch outside ``[1, recipe.epochs]``.
+        ConfigError: fewer than 2 shadows, an epoch outside ``[1, recipe.epochs]``, or a bad
+            seed.
         DataError: fewer than 4 candidates.
+        WrongTypeError: ``recipe`` is not a :class:`Recipe`.
     """
     _check_candidates(candidates)
+    instance(recipe, Recipe, "recipe")
     if isinstance(n_shadows, bool) or not isinstance(n_shadows, int) or n_shadows < 2:
         raise ConfigError(f"need at least 2 shadow models, got {n_shadows!r}")
+    if check_seed(seed) * 1000 + n_shadows - 1 > MAX_SEED:  # shadow s is seeded seed * 1000 + s
+        raise ConfigError(f"seed must be at most {(MAX_SEED - n_shadows + 1) // 1000} for "
+                          f"{n_shadows} shadows, got {seed}")
+    flag(progress, "progress")
     epochs = _check_epochs(record_epochs, recipe)
     started = time.perf_counter()
     keep = random_halves(len(candidates), n_shadows, seed=seed)

@@ -16,6 +16,8 @@ from scipy.stats import norm
 from dlgtut.attacks.membership import (
     LiraStatistics,
     Recipe,
+    Shadows,
+    TargetRun,
     confidence_gain,
     example_loss,
     global_model_confidences,
@@ -32,8 +34,8 @@ from dlgtut.attacks.membership import (
     train_target,
     update_loss_change,
 )
-from dlgtut.data import load_dataset
-from dlgtut.errors import AttackError, ConfigError, DataError
+from dlgtut.data import ImageSet, load_dataset
+from dlgtut.errors import AttackError, ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.roc import roc_summary
 from dlgtut.server import federated_training, split_among
@@ -292,3 +294,125 @@ def test_fl_signals_refuse_bad_input(digits):
 # ------------------------------------------------------------------------------------------
 # The command line
 # ------------------------------------------------------------------------------------------
+
+
+# ------------------------------------------------------------------------------------------
+# Bad input: one line, before any model is trained
+# ------------------------------------------------------------------------------------------
+
+
+def _tiny_shadows(s: int = 4, n: int = 6, k: int = 3) -> Shadows:
+    rng = np.random.default_rng(0)
+    return Shadows(random_halves(n, s, seed=0), {2: rng.normal(size=(s, n, k))},
+                   Recipe(epochs=2))
+
+
+@pytest.mark.parametrize("logits,labels,fragment", [
+    (np.zeros((3, 2)), [0.0, 1.0, 1.7], "labels must be integer class indices"),  # not cut to 1
+    (np.zeros((3, 2)), np.array([True, False, True]), "labels must be integer class indices"),
+    (np.zeros((3, 2)), [0, -1, 1], "labels must not be negative"),
+    ([[0.0, np.nan]] * 3, [0, 1, 1], "logits contains NaN or inf"),
+    ([["a", "b"]] * 3, [0, 1, 1], "logits must be numbers"),
+])
+def test_scores_refuse_float_labels_and_nan_logits(refused, logits, labels, fragment):
+    for fn in (example_loss, logit_confidence, loss_attack):
+        refused(DataError, fragment, fn, logits, labels)
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda sh: shokri_attack(np.zeros((6, 3)), [0, 1, 2, 0, 1, 2], {}), WrongTypeError,
+     "shadows must be a Shadows, got dict"),
+    (lambda sh: shokri_attack(np.zeros((6, 3)), [0, 1, 2, 0, 1, 2], sh, seed=2**40),
+     ConfigError, "seed must be a non-negative integer below 4294967296"),
+    (lambda sh: lira_attack(np.zeros((6, 3)), [0, 1, 2, 0, 1, 2], sh, epoch=2.0), ConfigError,
+     "epoch must be a positive integer, got 2.0"),
+    (lambda sh: lira_attack(np.zeros((6, 3)), [0, 1, 2, 0, 1, 2], sh, variant="both"),
+     ConfigError, "variant must be 'online' or 'offline'"),
+    (lambda sh: lira_attack(np.zeros((6, 3)), [0, 1, 2, 0, 1, 2], sh, variance=["global"]),
+     ConfigError, "variance must be 'global' or 'per-example'"),
+    (lambda sh: lira_scores(np.zeros(6), {"mu_in": 0}), WrongTypeError,
+     "stats must be a LiraStatistics, got dict"),
+    (lambda sh: lira_scores(np.full(1, np.nan), LiraStatistics(*(np.zeros(1),) * 4)),
+     DataError, "target_phi contains NaN or inf"),
+    (lambda sh: lira_statistics(np.full((2, 3), np.nan), np.eye(2, 3, dtype=bool)), DataError,
+     "shadow_phi contains NaN or inf"),
+    (lambda sh: lira_statistics(np.zeros((2, 3)), np.full((2, 3), 0.5)), DataError,
+     "keep must be booleans (or 0 and 1)"),
+    (lambda sh: shadow_benchmark(sh, [0, 1, 2, 0, 1, 2.5]), DataError,
+     "labels must be integer class indices"),
+    (lambda sh: shadow_benchmark("shadows", [0, 1]), WrongTypeError, "shadows must be a"),
+    (lambda sh: shadow_benchmark(sh, [0, 1, 2, 0, 1, 2], attack=["lira"]), ConfigError,
+     "attack must be 'loss' or 'lira'"),
+    (lambda sh: sh.at(2.0), ConfigError, "epoch must be a positive integer, got 2.0"),
+])
+def test_shadow_attacks_refuse_bad_input(refused, call, error, fragment):
+    refused(error, fragment, call, _tiny_shadows())
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda d: Recipe(epochs=2.5), ConfigError, "epochs must be an integer, got 2.5"),
+    (lambda d: Recipe(lr=float("nan")), ConfigError, "lr must be a finite number"),
+    (lambda d: Recipe(hidden=256), ConfigError, "hidden must be a tuple of layer widths"),
+    (lambda d: Recipe(hidden=(256, 0)), ConfigError, "every hidden width must be a positive"),
+    (lambda d: random_halves(6.0, 4, seed=0), ConfigError, "n must be an integer, got 6.0"),
+    (lambda d: random_halves(6, 4, seed=-1), ConfigError, "seed must be a non-negative"),
+    (lambda d: train_target(d, {"epochs": 1}), WrongTypeError, "recipe must be a Recipe"),
+    (lambda d: train_target(d, Recipe(epochs=3), record_epochs=(2.7,)), ConfigError,
+     "every record epoch must be an integer, got 2.7"),  # was epoch 2
+    (lambda d: train_target(d, Recipe(epochs=3), record_epochs=2), ConfigError,
+     "record_epochs must be a list of epochs"),
+    (lambda d: train_target(d, Recipe(epochs=3), seed=1.5), ConfigError,
+     "seed must be a non-negative integer"),
+    (lambda d: train_shadows(d, Recipe(epochs=1), 2, seed=2**62), ConfigError,
+     "seed must be at most"),
+    (lambda d: train_shadows(d, Recipe(epochs=1), 2, progress="yes"), ConfigError,
+     "progress must be True or False"),
+])
+def test_targets_and_shadows_refuse_bad_settings_before_training(refused, monkeypatch, call,
+                                                                 error, fragment):
+    import dlgtut.attacks.membership.targets as targets
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a model was trained before the input was checked")
+
+    monkeypatch.setattr(targets, "_train_recording", boom)
+    data = ImageSet(torch.rand(6, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2]), "abc", "t", "z")
+    refused(error, fragment, call, data)
+
+
+def test_a_target_run_refuses_float_labels_and_unknown_epochs(refused):
+    run = TargetRun(None, {2: np.zeros((4, 3))}, np.array([True, False, True, False]), 2)
+    refused(DataError, "labels must be integer class indices", run.accuracy, [0.0, 1.5, 2, 0])
+    refused(DataError, "3 labels for 4 candidates", run.accuracy, [0, 1, 2])
+    refused(ConfigError, "no target logits after epoch 5", run.accuracy, [0, 1, 2, 0], 5)
+
+
+def test_federated_signals_refuse_the_private_batch_and_float_labels(refused):
+    from torch import nn
+
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    batch = PrivateBatch(torch.rand(2, 1, 2, 2), torch.tensor([0, 1]))
+    update = Participant(net).fedsgd(batch)
+    x = torch.rand(3, 1, 2, 2)
+    refused(WrongTypeError, "not the PrivateBatch itself", gradient_alignment, batch, x,
+            [0, 1, 2])
+    refused(WrongTypeError, "not the PrivateBatch itself", update_loss_change, batch, x,
+            [0, 1, 2], lr=0.1)
+    refused(DataError, "labels must be integer class indices", gradient_alignment, update, x,
+            torch.tensor([0.5, 1.0, 2.0]))
+    refused(DataError, "labels must lie in [0, 2]", gradient_alignment, update, x, [0, 1, 7])
+    refused(DataError, "the model cannot take images of shape (1, 3, 3)", gradient_alignment,
+            update, torch.rand(3, 1, 3, 3), [0, 1, 2])
+    refused(DataError, "images contains NaN or inf", update_loss_change, update,
+            torch.full((3, 1, 2, 2), float("nan")), [0, 1, 2], lr=0.1)
+    refused(ConfigError, "lr must be a finite number", update_loss_change, update, x, [0, 1, 2],
+            lr=float("inf"))
+    zero = {k: torch.zeros_like(v) for k, v in net.state_dict().items()}
+    refused(WrongTypeError, "states must be a list of state_dicts", global_model_confidences, net,
+            zero, x, [0, 1, 2])
+    refused(DataError, "state 1 does not fit the model", global_model_confidences, net,
+            [zero, {"weight": torch.zeros(1)}], x, [0, 1, 2])
+    refused(ConfigError, "start must be an integer, got 1.5", confidence_gain, np.zeros((3, 2)),
+            start=1.5)
+    refused(DataError, "confidences contains NaN or inf", confidence_gain,
+            np.full((3, 2), np.nan), start=0)
