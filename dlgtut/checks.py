@@ -346,7 +346,9 @@ def indices(value: Any, name: str, *, error: type[Exception] = DataError) -> Ten
 
 
 def flags(value: Any, name: str, *, error: type[Exception] = DataError) -> Tensor:
-    """Yes/no values as a 1-D bool tensor: booleans, or integers 0 and 1; nothing else.
+    """Yes/no values as a 1-D bool tensor: booleans, or numbers that are exactly 0 or 1.
+
+    Anything else is refused: a 0.5 or a 2 is not a yes, whatever ``bool()`` says.
 
     Example:
         >>> flags([1, 0], "members").tolist()
@@ -354,17 +356,18 @@ def flags(value: Any, name: str, *, error: type[Exception] = DataError) -> Tenso
         >>> flags([0.5], "members")
         Traceback (most recent call last):
         ...
-        dlgtut.errors.DataError: members must be booleans (or 0 and 1), got dtype torch.float32
+        dlgtut.errors.DataError: members must be booleans (or 0 and 1), got 0.5
     """
     try:
         t = torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError):
         raise error(f"{name} must be booleans (or 0 and 1), got {show(value)}") from None
     if t.dtype != torch.bool:
-        if t.is_floating_point() or t.is_complex():
+        if t.is_complex():
             raise error(f"{name} must be booleans (or 0 and 1), got dtype {t.dtype}")
-        if t.numel() and not bool(((t == 0) | (t == 1)).all()):
-            raise error(f"{name} must be booleans (or 0 and 1), got other integers")
+        other = ~((t == 0) | (t == 1))
+        if bool(other.any()):
+            raise error(f"{name} must be booleans (or 0 and 1), got {show(t[other][0].item())}")
     return t.reshape(-1).bool()
 
 

@@ -69,7 +69,8 @@ def one_hot(labels: Tensor, num_classes: int) -> Tensor:
     """Float one-hot rows for integer ``labels``; a label outside the classes raises DataError."""
     labels = as_labels(labels)
     if labels.numel() and labels.max() >= num_classes:
-        raise DataError(f"labels must lie in [0, {num_classes - 1}], got {labels.tolist()}")
+        outside = labels[labels >= num_classes][:5].tolist()  # a few, not a whole dataset
+        raise DataError(f"labels must lie in [0, {num_classes - 1}], got {outside}")
     return F.one_hot(labels, num_classes).float()
 
 

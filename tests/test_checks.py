@@ -93,7 +93,9 @@ def test_indices_and_flags_refuse_floats(refused):
     refused(DataError, "i must be integers, got dtype torch.bool", checks.indices,
             torch.tensor([True]), "i")
     assert checks.flags(np.array([True, False]), "f").tolist() == [True, False]
-    refused(DataError, "got other integers", checks.flags, [0, 2], "f")
+    refused(DataError, "f must be booleans (or 0 and 1), got 2", checks.flags, [0, 2], "f")
+    refused(DataError, "got nan", checks.flags, [0.0, float("nan")], "f")
+    assert checks.flags([1.0, 0.0], "f").tolist() == [True, False]
 
 
 def test_replace_names_an_unknown_setting(refused):

@@ -37,8 +37,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ...errors import ConfigError, DataError
-from ...fl import SharedUpdate, one_hot, soft_cross_entropy
+from ...checks import (
+    as_model_input,
+    instance,
+    integer,
+    model_output,
+    model_parameters,
+    module,
+    number,
+)
+from ...checks import seed as check_seed
+from ...checks import tensor as check_tensor
+from ...errors import ConfigError, DataError, WrongTypeError
+from ...fl import SharedUpdate, as_labels, one_hot, require_update, soft_cross_entropy
 from .data import LabelledPool, PropertySplit
 
 __all__ = [
@@ -68,6 +79,11 @@ def per_example_gradients(model: nn.Module, images: Tensor, labels: Tensor) -> T
     Returns:
         ``N x P`` gradients, ``P`` the number of parameters, in ``model.parameters()`` order.
 
+    Raises:
+        WrongTypeError: ``model`` is not a module.
+        DataError: images that are not finite floats the model can take, or labels that are
+            not integer classes of the model (one per image).
+
     Example:
         >>> from dlgtut.training import MLP
         >>> net = MLP(4, 2, hidden=(3,), seed=0)
@@ -76,11 +92,17 @@ def per_example_gradients(model: nn.Module, images: Tensor, labels: Tensor) -> T
     """
     from torch.func import functional_call, grad, vmap
 
+    model_parameters(model)
+    check_tensor(images, "images", min_ndim=2, floating=True, finite=True)
+    labels = as_labels(labels)
+    if len(labels) != len(images):
+        raise DataError(f"need one label per image: {len(images)} images, {len(labels)} labels")
+    images = as_model_input(model, images)
     params = {k: v.detach() for k, v in model.named_parameters()}
     buffers = {k: v.detach() for k, v in model.named_buffers()}
-    num_classes = int(model(images[:1]).shape[-1])
-
-    targets = one_hot(torch.as_tensor(labels), num_classes).to(images.dtype)
+    with torch.no_grad():
+        num_classes = int(model_output(model, images[:1]).shape[-1])
+    targets = one_hot(labels, num_classes).to(images)
 
     def loss(p, x, target):
         logits = functional_call(model, (p, buffers), (x[None],))
@@ -93,10 +115,20 @@ def per_example_gradients(model: nn.Module, images: Tensor, labels: Tensor) -> T
 def flatten_update(tensors: Sequence[Tensor]) -> Tensor:
     """One update (a tuple of tensors, one per parameter) as a single vector.
 
+    Raises:
+        WrongTypeError: not a non-empty sequence of tensors (a SharedUpdate: pass its tensors).
+
     Example:
         >>> flatten_update((torch.ones(2, 2), torch.zeros(3))).tolist()
         [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
     """
+    if isinstance(tensors, SharedUpdate):
+        raise WrongTypeError("flatten_update takes the update's tensors (update.tensors), not "
+                             "the SharedUpdate itself")
+    if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence) or not tensors or not all(
+            isinstance(t, Tensor) for t in tensors):
+        raise WrongTypeError(f"flatten_update takes a non-empty sequence of tensors, got "
+                             f"{type(tensors).__name__}")
     return torch.cat([t.detach().reshape(-1) for t in tensors])
 
 
@@ -120,13 +152,21 @@ def others_update(before: nn.Module, after: nn.Module, own: SharedUpdate, *, lr:
         One tensor per parameter.
 
     Raises:
-        ConfigError: a non-positive ``lr``, or no examples besides the participant's own.
+        ConfigError: ``lr`` not positive and finite, ``total_examples`` not an integer, or no
+            examples besides the participant's own.
+        WrongTypeError: models that are not modules, or ``own`` not a SharedUpdate.
+        DataError: the two models or the own update of different parameter shapes.
     """
-    if not lr > 0:
-        raise ConfigError(f"lr must be positive, got {lr}")
+    number(lr, "lr", low=0, low_open=True)
+    own = require_update(own, "others_update", needs_model=False)
+    integer(total_examples, "total_examples")
     rest = total_examples - own.batch_size
     if rest < 1:
         raise ConfigError("the round has no examples besides the participant's own")
+    shapes = [[p.shape for p in model_parameters(m, name)] for m, name in
+              ((before, "before"), (after, "after"))]
+    if shapes[0] != shapes[1] or shapes[0] != [t.shape for t in own.tensors]:
+        raise DataError("before, after and the own update must have the same parameter shapes")
     return tuple(
         (total_examples * (w.detach() - w2.detach()) / lr - own.batch_size * g) / rest
         for w, w2, g in zip(before.parameters(), after.parameters(), own.tensors, strict=True)
@@ -145,6 +185,7 @@ def last_layer_columns(model: nn.Module) -> slice:
         >>> last_layer_columns(MLP(4, 2, hidden=(3,)))  # 4*3 + 3 weights first, then 3*2 + 2
         slice(15, 23, None)
     """
+    model_parameters(model)
     named = list(model.named_parameters())
     owner = named[-1][0].rsplit(".", 1)[0]
     total = sum(p.numel() for _, p in named)
@@ -209,10 +250,16 @@ class PropertyAttacker:
 
     def __init__(self, aux: LabelledPool, *, batch_size: int, n_updates: int, draws: int = 600,
                  features: str = "last", C: float = 0.01, seed: int = 0) -> None:
+        instance(aux, LabelledPool, "aux")
+        for name, value in (("n_updates", n_updates), ("batch_size", batch_size),
+                            ("draws", draws)):
+            integer(value, name)
+        number(C, "C")
+        check_seed(seed)
         if n_updates < 1 or batch_size < 1 or draws < 4:
             raise ConfigError(f"need n_updates >= 1, batch_size >= 1 and draws >= 4; got "
                               f"{n_updates}, {batch_size}, {draws}")
-        if features not in FEATURES:
+        if not isinstance(features, str) or features not in FEATURES:
             raise ConfigError(f"unknown features {features!r}; choose from {', '.join(FEATURES)}")
         if not C > 0:
             raise ConfigError(f"C must be positive, got {C}")
@@ -228,6 +275,7 @@ class PropertyAttacker:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
+        model_parameters(model)
         gen = torch.Generator().manual_seed(self.seed)
         self._width = sum(p.numel() for p in model.parameters())
         self._columns = last_layer_columns(model) if self.features == "last" else slice(None)
@@ -262,11 +310,22 @@ class PropertyAttacker:
             updates = updates.tensors
         if isinstance(updates, (tuple, list)):
             updates = flatten_update(updates)
-        x = torch.as_tensor(updates).detach()
+        x = check_tensor(updates, "updates", floating=True, finite=True).detach().cpu()
         x = x.reshape(-1, x.shape[-1])
         if x.shape[1] != self._width:
             raise DataError(f"updates have {x.shape[1]} values, the model {self._width} parameters")
         return self.classifier.decision_function(x[:, self._columns].numpy())
+
+
+def _check_observation(split, n_updates, batch_size, fraction, draws) -> None:
+    """What :func:`observe` needs, checked before anything is computed or fitted."""
+    instance(split, PropertySplit, "split")
+    integer(n_updates, "n_updates", low=1)
+    integer(batch_size, "batch_size", low=1)
+    integer(draws, "draws", low=1)
+    number(fraction, "fraction", low=0, high=1)
+    if n_updates > 1 and not split.others:
+        raise ConfigError("an aggregate of several updates needs other participants")
 
 
 def observe(model: nn.Module, split: PropertySplit, *, n_updates: int, batch_size: int,
@@ -294,11 +353,15 @@ def observe(model: nn.Module, split: PropertySplit, *, n_updates: int, batch_siz
         recovers with :func:`others_update`) and whether the victim's batch had the property.
 
     Raises:
-        ConfigError: ``n_updates > 1`` without other participants, or pools too small.
+        ConfigError: ``n_updates > 1`` without other participants, pools too small, or
+            settings of the wrong kind.
+        WrongTypeError: ``split`` is not a PropertySplit, or ``model`` not a module.
     """
+    module(model)
+    _check_observation(split, n_updates, batch_size, fraction, draws)
+    if generator is not None:
+        instance(generator, torch.Generator, "generator")
     victim, others = split.victim, split.others_union() if split.others else split.victim
-    if n_updates > 1 and not split.others:
-        raise ConfigError("an aggregate of several updates needs other participants")
     grads = per_example_gradients(model, torch.cat([victim.images, others.images]),
                                   torch.cat([victim.labels, others.labels]))
     index_sets, truth = _aggregate_draws(victim, others, len(victim), n_updates=n_updates,
@@ -330,7 +393,12 @@ def attack_round(model: nn.Module, split: PropertySplit, *, n_updates: int, batc
 
     Returns:
         ``(scores, truth)``, ready for :func:`~dlgtut.roc.roc_summary`.
+
+    Raises:
+        ConfigError, WrongTypeError: as :class:`PropertyAttacker` and :func:`observe`, all
+            checked before the attacker trains.
     """
+    _check_observation(split, n_updates, batch_size, fraction, eval_draws)
     attacker = PropertyAttacker(split.aux, batch_size=batch_size, n_updates=n_updates,
                                 draws=train_draws, features=features, C=C,
                                 seed=seed).fit(model)

@@ -23,9 +23,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ...checks import flags, instance, number
+from ...checks import indices as as_indices
+from ...checks import seed as check_seed
+from ...checks import tensor as check_tensor
 from ...data import ImageSet
 from ...errors import ConfigError, DataError
-from ...fl import PrivateBatch
+from ...fl import PrivateBatch, as_labels
 
 __all__ = [
     "PROPERTY_NAMES",
@@ -53,18 +57,20 @@ def intensity_property(images: Tensor, labels: Tensor) -> Tensor:
         ``N`` booleans.
 
     Raises:
-        DataError: images and labels of different lengths, or no images.
+        DataError: images and labels of different lengths, no images, images that are not
+            finite floats, or labels that are not integers.
 
     Example:
         >>> images = torch.tensor([0.1, 0.4, 0.3, 0.9, 0.5, 0.7]).reshape(6, 1, 1, 1)
         >>> intensity_property(images, torch.tensor([0, 0, 0, 1, 1, 1])).tolist()
         [False, True, False, True, False, False]
     """
-    labels = torch.as_tensor(labels)
+    labels = as_labels(labels)  # integers: float labels would group 0.4 apart from 0.6
     if not isinstance(images, Tensor) or images.ndim < 2 or len(images) != len(labels):
         raise DataError("need images (N x ...) with one label each")
     if len(labels) == 0:
         raise DataError("need at least one image")
+    check_tensor(images, "images", floating=True, finite=True)
     ink = images.reshape(len(images), -1).float().mean(1)
     flags = torch.zeros(len(labels), dtype=torch.bool)
     for c in labels.unique():
@@ -89,11 +95,16 @@ class LabelledPool:
     has_property: Tensor
 
     def __post_init__(self) -> None:
+        check_tensor(self.images, "images", ndim=4, shape="N x C x H x W", unit=True,
+                     floating=True)
+        labels = as_labels(self.labels)
+        has_property = flags(self.has_property, "has_property")  # 0.5 is not a yes
         n = len(self.images)
-        if len(self.labels) != n or len(self.has_property) != n:
-            raise DataError(f"{n} images, {len(self.labels)} labels and "
-                            f"{len(self.has_property)} property flags")
-        object.__setattr__(self, "has_property", torch.as_tensor(self.has_property).bool())
+        if len(labels) != n or len(has_property) != n:
+            raise DataError(f"{n} images, {len(labels)} labels and "
+                            f"{len(has_property)} property flags")
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "has_property", has_property)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -129,6 +140,12 @@ class LabelledPool:
         n = len(self)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch size must be a positive integer, got {batch_size!r}")
+        if with_property is not None and not isinstance(with_property, bool):
+            raise ConfigError(f"with_property must be None, True or False, got "
+                              f"{with_property!r}")
+        number(fraction, "fraction")
+        if generator is not None:
+            instance(generator, torch.Generator, "generator")
         if batch_size > n:
             raise ConfigError(f"a batch of {batch_size} needs {batch_size} examples but the pool "
                               f"holds {n}; use a smaller batch size")
@@ -166,7 +183,10 @@ class LabelledPool:
 
     def batch(self, indices: Tensor) -> PrivateBatch:
         """The examples at ``indices`` as a :class:`~dlgtut.fl.PrivateBatch`."""
-        return PrivateBatch(self.images[indices], self.labels[indices])
+        idx = as_indices(indices, "indices")  # a float index is refused, not truncated
+        if idx.numel() and (int(idx.min()) < -len(self) or int(idx.max()) >= len(self)):
+            raise DataError(f"indices must lie in [0, {len(self) - 1}] for a pool of {len(self)}")
+        return PrivateBatch(self.images[idx], self.labels[idx])
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,7 +244,9 @@ def split_for_property(
         property_name: what the property means, for reports.
 
     Raises:
-        ConfigError: the sizes do not fit the dataset.
+        ConfigError: the sizes do not fit the dataset, or a bad seed.
+        WrongTypeError: ``data`` is not an ImageSet.
+        DataError: property flags that are not booleans (or 0 and 1), one per image.
 
     Example:
         >>> from dlgtut.data import load_dataset
@@ -234,7 +256,9 @@ def split_for_property(
         >>> len(s.aux), len(s.victim), [len(p) for p in s.others], len(s.test[1])
         (400, 500, [234, 233, 233], 197)
     """
-    has_property = torch.as_tensor(has_property).bool()
+    instance(data, ImageSet, "data")
+    has_property = flags(has_property, "has_property")
+    check_seed(seed)
     if len(has_property) != len(data):
         raise DataError(f"{len(data)} images but {len(has_property)} property flags")
     sizes = {"aux_size": aux_size, "victim_size": victim_size, "test_size": test_size}

@@ -18,6 +18,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ...checks import axes, instance, integer, number
+from ...checks import seed as check_seed
 from ...errors import ConfigError
 from ...fl import Participant
 from ...roc import RocSummary, plot_roc, roc_summary
@@ -88,7 +90,19 @@ class PropertyConfig:
         return start, max(start + 1, self.rounds - self.rounds // 3)
 
     def check(self) -> None:
-        """Raise ConfigError for values that cannot run."""
+        """Raise ConfigError for values that cannot run (of the wrong kind included)."""
+        for name in ("rounds", "batch_size", "hidden", "train_draws", "eval_draws"):
+            integer(getattr(self, name), name)
+        for name in ("lr", "C", "fraction"):
+            number(getattr(self, name), name)
+        check_seed(self.seed)
+        if self.property_rounds is not None:
+            rounds = self.property_rounds
+            if isinstance(rounds, str) or not isinstance(rounds, tuple | list) or len(
+                    rounds) != 2:
+                raise ConfigError(f"property_rounds must be (start, stop), got {rounds!r}")
+            for r in rounds:
+                integer(r, "property_rounds")
         for name in ("batch_size", "hidden"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -100,7 +114,7 @@ class PropertyConfig:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 < self.fraction <= 1:
             raise ConfigError(f"fraction must lie in (0, 1], got {self.fraction}")
-        if self.features not in FEATURES:
+        if not isinstance(self.features, str) or self.features not in FEATURES:
             raise ConfigError(f"unknown features {self.features!r}; choose from "
                               f"{', '.join(FEATURES)}")
         if self.train_draws < 4 or self.eval_draws < 4:
@@ -191,8 +205,10 @@ def run_property_inference(split: PropertySplit, config: PropertyConfig | None =
 
     Raises:
         ConfigError: invalid settings, or pools too small for the batch size.
+        WrongTypeError: ``split`` is not a PropertySplit, or ``config`` not a PropertyConfig.
     """
-    config = config or PropertyConfig()
+    instance(split, PropertySplit, "split")
+    config = PropertyConfig() if config is None else instance(config, PropertyConfig, "config")
     config.check()
     pools = {"the adversary": split.aux, "the victim": split.victim,
              **{f"honest participant {k + 1}": p for k, p in enumerate(split.others)}}
@@ -262,6 +278,7 @@ def plot_rounds(result: PropertyResult, *, title: str | None = None):
     """AUC per round (top) and the score of each real round's aggregate (bottom); the figure."""
     import matplotlib.pyplot as plt
 
+    instance(result, PropertyResult, "result")
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 6), sharex=True)
     rounds = np.arange(1, len(result.auc_per_round) + 1)
     start, stop = result.config.window()
@@ -300,6 +317,8 @@ def plot_attack_roc(result: PropertyResult, *, ax=None, title: str | None = None
     """ROC curves (log-log) of the aggregate and the single-update attack, all rounds pooled."""
     import matplotlib.pyplot as plt
 
+    instance(result, PropertyResult, "result")
+    axes(ax)
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.set_prop_cycle(color=[_AGGREGATE, _SINGLE])

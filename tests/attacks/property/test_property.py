@@ -20,7 +20,7 @@ from dlgtut.attacks.property import (
     split_for_property,
 )
 from dlgtut.data import load_dataset
-from dlgtut.errors import ConfigError, DataError
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.roc import roc_summary
 from dlgtut.server import Server, aggregate
@@ -194,3 +194,107 @@ def test_config_rejects_impossible_settings(split):
 
 
 # --- the command line ---------------------------------------------------------------------------
+
+
+# --- bad input: one line, before anything is trained ---------------------------------------------
+
+def _pool(n: int = 8) -> LabelledPool:
+    x = torch.rand(n, 1, 2, 2)
+    y = torch.arange(n) % 2
+    return LabelledPool(x, y, intensity_property(x, y))
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda: intensity_property(torch.rand(2, 1, 2, 2), torch.tensor([0.4, 0.6])), DataError,
+     "labels must be integer class indices"),
+    (lambda: intensity_property(torch.full((2, 1, 2, 2), float("nan")), [0, 1]), DataError,
+     "images contains NaN or inf"),
+    (lambda: LabelledPool(torch.rand(2, 1, 2, 2), [0, 1], [0.5, 1.0]), DataError,
+     "has_property must be booleans (or 0 and 1)"),  # 0.5 was read as True
+    (lambda: LabelledPool(torch.rand(2, 1, 2, 2), [0.0, 1.5], [True, False]), DataError,
+     "labels must be integer class indices"),
+    (lambda: LabelledPool(torch.rand(2, 4), [0, 1], [True, False]), DataError,
+     "images must be a tensor of shape N x C x H x W"),
+    (lambda: _pool().draw(2, True, fraction=float("nan")), ConfigError,
+     "fraction must be a finite number"),
+    (lambda: _pool().draw(2, 1), ConfigError, "with_property must be None, True or False"),
+    (lambda: _pool().draw(2, None, generator=0), WrongTypeError,
+     "generator must be a Generator, got int"),
+    (lambda: _pool().batch(torch.tensor([0.5, 1.5])), DataError,
+     "indices must be integers, got dtype torch.float32"),
+    (lambda: _pool().batch([8]), DataError, "indices must lie in [0, 7]"),
+])
+def test_pools_refuse_bad_input(refused, call, error, fragment):
+    refused(error, fragment, call)
+
+
+def test_split_for_property_refuses_bad_input(refused, digits):
+    flags = intensity_property(digits.images, digits.labels)
+    sizes = dict(n_others=1, aux_size=10, victim_size=10, test_size=10)
+    refused(WrongTypeError, "data must be an ImageSet, got tuple", split_for_property,
+            (digits.images, digits.labels), flags, **sizes)
+    refused(DataError, "has_property must be booleans", split_for_property, digits,
+            flags.float() * 0.5, **sizes)
+    refused(ConfigError, "seed must be a non-negative integer", split_for_property, digits,
+            flags, seed=-1, **sizes)
+
+
+def test_classifier_helpers_refuse_bad_input(refused):
+    net = MLP(4, 2, hidden=(3,), seed=0)
+    x, y = torch.rand(3, 1, 2, 2), torch.tensor([0, 1, 1])
+    update = Participant(net).fedsgd(PrivateBatch(x, y))
+    refused(DataError, "labels must be integer class indices", per_example_gradients, net, x,
+            torch.tensor([0.0, 1.0, 1.5]))
+    refused(DataError, "labels must lie in [0, 1], got [4]", per_example_gradients, net, x,
+            torch.tensor([0, 4, 1]))
+    refused(DataError, "the model cannot take images of shape (1, 3, 3)", per_example_gradients,
+            net, torch.rand(3, 1, 3, 3), y)
+    refused(WrongTypeError, "not the SharedUpdate itself", flatten_update, update)
+    refused(WrongTypeError, "non-empty sequence of tensors", flatten_update, [])
+    refused(ConfigError, "lr must be a finite number", others_update, net, net, update,
+            lr=float("inf"), total_examples=6)
+    refused(ConfigError, "total_examples must be an integer", others_update, net, net, update,
+            lr=0.1, total_examples=6.0)
+    refused(DataError, "the same parameter shapes", others_update, net, MLP(4, 2, hidden=(5,)),
+            update, lr=0.1, total_examples=6)
+    refused(WrongTypeError, "torch.nn.Module, got str", last_layer_columns, "mlp")
+
+
+@pytest.mark.parametrize("kwargs,error,fragment", [
+    ({"batch_size": 2.0}, ConfigError, "batch_size must be an integer, got 2.0"),
+    ({"n_updates": True}, ConfigError, "n_updates must be an integer, got True"),
+    ({"C": float("inf")}, ConfigError, "C must be a finite number"),
+    ({"seed": -1}, ConfigError, "seed must be a non-negative integer"),
+    ({"features": ["last"]}, ConfigError, "unknown features"),
+    ({"aux": "pool"}, WrongTypeError, "aux must be a LabelledPool, got str"),
+])
+def test_attacker_refuses_bad_settings(refused, kwargs, error, fragment):
+    args = {"aux": _pool(), "batch_size": 2, "n_updates": 1, **kwargs}
+    refused(error, fragment, PropertyAttacker, args.pop("aux"), **args)
+
+
+@pytest.mark.parametrize("change,fragment", [
+    ({"rounds": 2.5}, "rounds must be an integer, got 2.5"),
+    ({"lr": float("inf")}, "lr must be a finite number"),
+    ({"fraction": float("nan")}, "fraction must be a finite number"),
+    ({"hidden": True}, "hidden must be an integer, got True"),
+    ({"property_rounds": (1.0, 2)}, "property_rounds must be an integer, got 1.0"),
+    ({"property_rounds": 3}, "property_rounds must be (start, stop), got 3"),
+    ({"seed": "0"}, "seed must be a non-negative integer"),
+])
+def test_config_refuses_values_of_the_wrong_kind(refused, change, fragment):
+    refused(ConfigError, fragment, PropertyConfig(**change).check)
+
+
+def test_the_experiment_and_its_figures_refuse_objects_of_the_wrong_kind(refused, split):
+    from dlgtut.attacks.property import observe, plot_attack_roc, plot_rounds
+
+    refused(WrongTypeError, "split must be a PropertySplit, got dict", run_property_inference, {})
+    refused(WrongTypeError, "config must be a PropertyConfig, got dict", run_property_inference,
+            split, {"rounds": 2})
+    refused(WrongTypeError, "result must be a PropertyResult", plot_rounds, {})
+    refused(WrongTypeError, "result must be a PropertyResult", plot_attack_roc, None)
+    refused(ConfigError, "fraction must lie in [0, 1]", observe, MLP(64, 10), split,
+            n_updates=1, batch_size=4, fraction=2.0)
+    refused(ConfigError, "n_updates must be a positive integer, got 0.5", attack_round, MLP(64, 10),
+            split, n_updates=0.5, batch_size=4)
