@@ -371,6 +371,13 @@ def flags(value: Any, name: str, *, error: type[Exception] = DataError) -> Tenso
     return t.reshape(-1).bool()
 
 
+def _article(word: str) -> str:
+    """'a' or 'an' before a class name; an acronym is read letter by letter (an MIFaceConfig)."""
+    if len(word) > 1 and word[:2].isupper():
+        return "an" if word[0] in "AEFHILMNORSX" else "a"
+    return "an" if word[0] in "AEIOUaeiou" else "a"
+
+
 def instance(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
     """``value`` if it is an instance of ``kind``; WrongTypeError naming both otherwise.
 
@@ -383,8 +390,8 @@ def instance(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
     if not isinstance(value, kind):
         kinds = kind if isinstance(kind, tuple) else (kind,)
         wanted = " or ".join(k.__name__ for k in kinds)
-        article = "an" if wanted[0] in "AEIOUaeiou" else "a"
-        raise WrongTypeError(f"{name} must be {article} {wanted}, got {type(value).__name__}")
+        raise WrongTypeError(f"{name} must be {_article(wanted)} {wanted}, got "
+                             f"{type(value).__name__}")
     return value
 
 

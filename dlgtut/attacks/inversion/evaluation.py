@@ -18,8 +18,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ...checks import instance, integer, model_parameters, number
+from ...checks import seed as check_seed
+from ...checks import tensor as check_tensor
 from ...data import ImageSet, load_dataset
-from ...errors import ConfigError, DataError
+from ...errors import ConfigError, DataError, WrongTypeError
+from ...fl import as_labels
 from ...metrics import mse, ssim
 from ...models import LeNet
 from ...server import accuracy
@@ -55,7 +59,9 @@ def class_means(images: Tensor, labels: Tensor, num_classes: int) -> Tensor:
         >>> class_means(x, torch.tensor([0, 0, 1]), 2).flatten().tolist()
         [0.5, 0.5]
     """
-    labels = torch.as_tensor(labels)
+    check_tensor(images, "images", min_ndim=2, floating=True, finite=True, nonempty=False)
+    labels = as_labels(labels)  # integers: torch.bincount would refuse floats, mean 2.7 as 2
+    integer(num_classes, "num_classes", low=1)
     if len(images) != len(labels):
         raise DataError(f"{len(images)} images but {len(labels)} labels")
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
@@ -77,7 +83,9 @@ def correlation(a: Tensor, b: Tensor) -> Tensor:
         >>> correlation(a, torch.tensor([[0.0, 2.0, 4.0], [0.0, 1.0, 2.0]])).tolist()
         [1.0, 0.0]
     """
-    if a.shape != b.shape or a.ndim < 2:
+    for name, x in (("a", a), ("b", b)):
+        check_tensor(x, name, min_ndim=2, finite=True)
+    if a.shape != b.shape:
         raise DataError(f"need two batches of one shape, got {tuple(a.shape)}, {tuple(b.shape)}")
     a = a.flatten(1).double()
     b = b.flatten(1).double()
@@ -98,8 +106,13 @@ def recognised_fraction(evaluator: nn.Module, images: Tensor, classes: Tensor | 
         >>> recognised_fraction(net, torch.tensor([-1.0, 2.0, 3.0]).reshape(3, 1, 1, 1), 1)
         0.6666666666666666
     """
-    classes = torch.as_tensor(classes).expand(len(images))
-    return accuracy(evaluator, images, classes)
+    model_parameters(evaluator, "the evaluator")
+    check_tensor(images, "images", min_ndim=2)
+    classes = as_labels(classes, "classes")
+    if len(classes) not in (1, len(images)):
+        raise DataError(f"need one class, or one per image: {len(classes)} for "
+                        f"{len(images)} images")
+    return accuracy(evaluator, images, classes.expand(len(images)))
 
 
 @dataclass(frozen=True)
@@ -147,8 +160,20 @@ def score_inversion(
 
     Returns:
         The :class:`InversionScores`.
+
+    Raises:
+        DataError: inversions or means that are not finite float images, classes that are not
+            integers (a float class is refused, not truncated) or not classes of the means,
+            shapes that do not fit.
+        WrongTypeError: ``evaluator`` is not a module.
     """
-    classes = torch.as_tensor(classes, dtype=torch.long)
+    model_parameters(evaluator, "the evaluator")
+    check_tensor(images, "images", ndim=4, shape="N x C x H x W", floating=True, finite=True)
+    check_tensor(means, "means", ndim=4, shape="K x C x H x W", floating=True, finite=True)
+    classes = as_labels(classes, "classes")
+    if len(classes) and int(classes.max()) >= len(means):
+        raise DataError(f"classes must lie in [0, {len(means) - 1}] for {len(means)} class "
+                        f"means, got {int(classes.max())}")
     if images.ndim != 4 or len(images) != len(classes) or images.shape[1:] != means.shape[1:]:
         raise DataError(f"need N x C x H x W inversions, one class each, of the means' shape "
                         f"{tuple(means.shape[1:])}; got {tuple(images.shape)}")
@@ -195,7 +220,17 @@ def train_evaluator(
 
     Returns:
         The trained classifier, in eval mode.
+
+    Raises:
+        ConfigError: an unknown architecture or a bad seed, epochs or class count.
+        DataError: images that are not ``N x C x H x W`` floats, or labels that do not fit.
     """
+    if not isinstance(architecture, str) or architecture not in ("lenet", "mlp"):
+        raise ConfigError(f"unknown evaluator architecture {architecture!r}; choose lenet or mlp")
+    check_tensor(images, "images", ndim=4, shape="N x C x H x W", floating=True)
+    integer(num_classes, "num_classes", low=1)
+    check_seed(seed)
+    integer(epochs, "epochs", low=1)
     c, h, w = images.shape[1:]
     if architecture == "lenet":
         net: nn.Module = LeNet(c, num_classes, h, activation="relu", init="default", seed=seed)
@@ -219,6 +254,8 @@ def top_classes(data: ImageSet, k: int) -> ImageSet:
         >>> t.labels.tolist(), t.classes
         ([0, 1, 0, 0], ('c', 'a'))
     """
+    instance(data, ImageSet, "data")
+    integer(k, "k", error=DataError)
     if k < 1 or k > len(data.classes):
         raise DataError(f"k must lie in [1, {len(data.classes)}], got {k}")
     counts = torch.bincount(data.labels, minlength=len(data.classes))
@@ -288,7 +325,7 @@ def inversion_data(
         DataError: an unknown dataset.
         ConfigError: fewer than 2 identities.
     """
-    if dataset not in INVERSION_DATASETS:
+    if not isinstance(dataset, str) or dataset not in INVERSION_DATASETS:
         raise DataError(f"unknown dataset {dataset!r} for inversion; choose from "
                         f"{', '.join(INVERSION_DATASETS)}")
     if isinstance(identities, bool) or not isinstance(identities, int) or identities < 2:
@@ -326,12 +363,24 @@ def inversion_case(
         An :class:`InversionCase`.
 
     Raises:
-        DataError: an unknown dataset.
+        DataError: an unknown dataset, or data that is not 4-D images of two classes or more.
+        ConfigError: a bad seed, weight decay or number of epochs (checked before training).
     """
+    check_seed(seed)
+    check_seed(seed + 1)  # the evaluator's
+    number(weight_decay, "weight_decay", low=0)
+    if epochs is not None:
+        integer(epochs, "epochs", low=1)
     if isinstance(dataset, ImageSet):
         data = dataset
-    else:
+    elif isinstance(dataset, str):
         data = inversion_data(dataset, identities=identities, root=root)
+    else:
+        raise WrongTypeError(f"dataset must be a name or an ImageSet, got "
+                             f"{type(dataset).__name__}")
+    if len(data.classes) < 2 or len(data) < 4:
+        raise DataError(f"an inversion case needs 2 classes and 4 examples at least; "
+                        f"{data.name} has {len(data.classes)} and {len(data)}")
     if epochs is None:
         epochs = 60 if data.name == "digits" else 100
     k = len(data.classes)
@@ -387,7 +436,19 @@ def plot_inversions(
     """
     import matplotlib.pyplot as plt
 
-    classes = torch.as_tensor(classes)
+    check_tensor(images, "images", ndim=4, shape="N x C x H x W", floating=True)
+    check_tensor(means, "means", ndim=4, shape="K x C x H x W", floating=True)
+    classes = as_labels(classes, "classes")  # a float class is refused, not truncated
+    if len(classes) != len(images) or int(classes.max()) >= len(means):
+        raise DataError(f"need one class in [0, {len(means) - 1}] per inversion, got "
+                        f"{len(classes)} for {len(images)}")
+    if predicted is not None:
+        predicted = as_labels(predicted, "predicted")
+        if len(predicted) != len(images):
+            raise DataError(f"predicted has {len(predicted)} classes for {len(images)} images")
+    if class_names is not None and (isinstance(class_names, str) or len(class_names) < len(
+            means)):
+        raise DataError(f"class_names must name all {len(means)} classes")
     shown = list(dict.fromkeys(int(c) for c in classes))
     first = [int(torch.nonzero(classes == c)[0]) for c in shown]
     names = list(class_names) if class_names is not None else [str(c) for c in range(len(means))]

@@ -32,7 +32,6 @@ holds.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,8 +40,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...checks import flag, instance, integer, number, replace
+from ...checks import seed as check_seed
+from ...checks import tensor as check_tensor
 from ...errors import ConfigError, DataError
-from ...fl import Participant, PrivateBatch, SharedUpdate
+from ...fl import Participant, PrivateBatch, SharedUpdate, as_labels
 
 __all__ = [
     "Generator",
@@ -87,6 +89,14 @@ class Generator(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
+        integer(latent_dim, "latent_dim")
+        integer(hidden, "hidden")
+        if isinstance(image_shape, str) or not isinstance(image_shape, tuple | list):
+            raise ConfigError(f"image_shape must be (C, H, W), got {image_shape!r}")
+        for s in image_shape:
+            integer(s, "every entry of image_shape")
+        if seed is not None:
+            check_seed(seed)
         if min(latent_dim, hidden, *image_shape) < 1 or len(image_shape) != 3:
             raise ConfigError(f"generator sizes must be positive: latent_dim={latent_dim}, "
                               f"image_shape={tuple(image_shape)}, hidden={hidden}")
@@ -165,10 +175,10 @@ class GANAttackConfig:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        if self.dataset not in GAN_DATASETS:
+        if not isinstance(self.dataset, str) or self.dataset not in GAN_DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r} for the GAN attack; choose from "
                               f"{', '.join(GAN_DATASETS)}")
-        if self.mode not in MODES:
+        if not isinstance(self.mode, str) or self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
         positive = ("participants", "rounds", "local_epochs", "batch_size", "generator_steps",
                     "generator_batch", "latent_dim", "eval_every", "samples")
@@ -182,9 +192,11 @@ class GANAttackConfig:
                               f"{self.dataset} (0..9)")
         floats = ("lr", "generator_lr", "fake_fraction", "diversity", "noise_multiplier",
                   "max_grad_norm", "delta")
-        bad = [n for n in floats if not math.isfinite(getattr(self, n))]
-        if bad:
-            raise ConfigError(f"{bad[0]} must be a finite number, got {getattr(self, bad[0])}")
+        for name in floats:  # finite numbers; a string or a bool was a TypeError or passed
+            number(getattr(self, name), name)
+        flag(self.dp_victim, "dp_victim")
+        flag(self.progress, "progress")
+        check_seed(self.seed, high=2**63 - 1 - 17)  # the run seeds its parts with seed + k
         if self.diversity < 0:
             raise ConfigError(f"diversity must be >= 0, got {self.diversity}")
         if self.participants < 2:
@@ -196,8 +208,8 @@ class GANAttackConfig:
             raise ConfigError(f"delta must lie in (0, 1), got {self.delta}")
 
     def replace(self, **changes: Any) -> GANAttackConfig:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (an unknown field is a ConfigError)."""
+        return replace(self, changes)
 
 
 def _shuffled(images: Tensor, labels: Tensor, gen: torch.Generator) -> PrivateBatch:
@@ -236,9 +248,21 @@ class GANAdversary:
         generator: Generator,
         config: GANAttackConfig,
     ) -> None:
-        if (torch.as_tensor(labels) == target_class).any():
+        check_tensor(images, "images", ndim=4, shape="N x C x H x W", unit=True, floating=True)
+        labels = as_labels(labels)
+        if len(labels) != len(images):
+            raise DataError(f"need one label per image: {len(images)} images, {len(labels)} "
+                            "labels")
+        integer(target_class, "target_class", low=0)
+        integer(fake_class, "fake_class", low=0)
+        instance(generator, Generator, "generator")
+        instance(config, GANAttackConfig, "config")
+        if tuple(generator.image_shape) != tuple(images.shape[1:]):
+            raise DataError(f"the generator makes images of shape {generator.image_shape}, the "
+                            f"adversary holds {tuple(images.shape[1:])}")
+        if (labels == target_class).any():
             raise DataError("the adversary must not hold examples of the victim's class")
-        self.images, self.labels = images, torch.as_tensor(labels)
+        self.images, self.labels = images, labels
         self.target_class, self.fake_class = target_class, fake_class
         self.generator = generator
         self.config = config

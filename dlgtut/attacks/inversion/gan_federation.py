@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ...checks import instance
 from ...data import ImageSet, load_dataset
 from ...errors import ConfigError
 from ...fl import SharedUpdate
@@ -134,9 +135,12 @@ def federation(config: GANAttackConfig | None = None, **changes: Any) -> Federat
         **changes: fields of the config to change.
 
     Raises:
-        ConfigError: a victim class the dataset does not have, or too many participants.
+        ConfigError: a victim class the dataset does not have, too many participants, or an
+            unknown setting.
+        WrongTypeError: ``config`` is not a GANAttackConfig.
     """
-    cfg = (config or GANAttackConfig()).replace(**changes)
+    cfg = GANAttackConfig() if config is None else instance(config, GANAttackConfig, "config")
+    cfg = cfg.replace(**changes)
     limit = 6000 if cfg.dataset == "mnist" else None
     data = load_dataset(cfg.dataset, size=_NATIVE_SIZE[cfg.dataset], channels=1, limit=limit)
     k = len(data.classes)
@@ -267,9 +271,13 @@ def gan_attack(
         A :class:`GANAttackResult`.
 
     Raises:
-        ConfigError: a bad setting.
+        ConfigError: a bad setting (an unknown one included).
+        WrongTypeError: ``config`` is not a GANAttackConfig, or ``setting`` not a Federation.
     """
-    cfg = (config or GANAttackConfig()).replace(**changes)
+    cfg = GANAttackConfig() if config is None else instance(config, GANAttackConfig, "config")
+    cfg = cfg.replace(**changes)
+    if setting is not None:
+        instance(setting, Federation, "setting")
     fed = setting if setting is not None else federation(cfg)
     if len(fed.parts) != cfg.participants:
         raise ConfigError(f"the federation has {len(fed.parts)} participants, the config "

@@ -19,7 +19,6 @@ Whether the result *is* a representative of the class is for someone else to say
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +30,19 @@ from torch import Tensor, nn
 from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
-from ...errors import ConfigError
+from ...checks import (
+    as_model_input,
+    flag,
+    instance,
+    integer,
+    model_output,
+    model_parameters,
+    number,
+    replace,
+)
+from ...checks import seed as check_seed
+from ...errors import ConfigError, DataError
+from ...fl import as_labels
 from ..gradient.inverting import total_variation
 
 __all__ = [
@@ -78,6 +89,11 @@ class MIFaceConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        integer(self.denoise_every, "denoise_every")
+        for name in ("lr", "tv_weight", "noise", "denoise_sigma", "start", "stop_cost"):
+            number(getattr(self, name), name)  # finite numbers: a NaN tv_weight gave NaN images
+        check_seed(self.seed)
+        flag(self.progress, "progress")
         if self.denoise_every < 0:
             raise ConfigError(f"denoise_every must be >= 0, got {self.denoise_every}")
         if not self.lr > 0 or self.tv_weight < 0 or self.noise < 0 or not self.denoise_sigma > 0:
@@ -90,8 +106,8 @@ class MIFaceConfig:
             raise ConfigError(f"start must be a grey level in [0, 1], got {self.start}")
 
     def replace(self, **changes: Any) -> MIFaceConfig:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (an unknown field is a ConfigError)."""
+        return replace(self, changes)
 
 
 @dataclass
@@ -143,7 +159,11 @@ def mi_face(
         An :class:`Inversion` with ``restarts`` images per class, class by class.
 
     Raises:
-        ConfigError: no classes, a class outside the model's outputs, or a bad setting.
+        ConfigError: no classes, a class outside the model's outputs, a bad setting, or an
+            input shape that is not three positive integers.
+        DataError: classes that are not integers (a float class is refused, not truncated), or
+            an input shape the model cannot take.
+        WrongTypeError: ``model`` is not a module, or ``config`` not an MIFaceConfig.
 
     Example:
         >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
@@ -153,19 +173,28 @@ def mi_face(
         >>> inv.images[0].flatten().tolist(), inv.images[1].flatten().tolist()
         ([1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0])
     """
-    cfg = (config or MIFaceConfig()).replace(**changes)
-    shape = tuple(int(s) for s in input_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ConfigError(f"input_shape must be (C, H, W), got {tuple(input_shape)}")
-    targets = torch.as_tensor(classes, dtype=torch.long).reshape(-1)
-    if targets.numel() == 0:
+    cfg = MIFaceConfig() if config is None else instance(config, MIFaceConfig, "config")
+    cfg = cfg.replace(**changes)
+    params = model_parameters(model)
+    if isinstance(input_shape, str) or not isinstance(input_shape, Sequence) or len(
+            input_shape) != 3:
+        raise ConfigError(f"input_shape must be (C, H, W), got {input_shape!r}")
+    shape = tuple(integer(s, "every entry of input_shape", low=1) for s in input_shape)
+    empty = (isinstance(classes, Tensor) and classes.numel() == 0) or (
+        isinstance(classes, Sequence) and not isinstance(classes, str) and len(classes) == 0)
+    if empty:  # before the dtype: an empty list is a float tensor to torch
         raise ConfigError("give at least one class to invert")
+    targets = as_labels(classes, "classes")
     was_training = model.training
     model.eval()
-    params = list(model.parameters())
-    dtype = params[0].dtype if params else torch.float32
+    dtype = params[0].dtype
     with torch.no_grad():
-        num_outputs = int(model(torch.zeros(1, *shape, dtype=dtype)).shape[-1])
+        try:
+            probe = as_model_input(model, torch.zeros(1, *shape))
+            num_outputs = int(model_output(model, probe, "inputs").shape[-1])
+        except DataError:
+            model.train(was_training)
+            raise
     bad = [int(c) for c in targets if not 0 <= int(c) < num_outputs]
     if bad:
         raise ConfigError(f"class {bad[0]} is outside the model's {num_outputs} outputs")

@@ -22,7 +22,7 @@ from dlgtut.attacks.inversion import (
     gan_attack,
     recognised_fraction,
 )
-from dlgtut.errors import ConfigError, DataError
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.models import LeNet
 from dlgtut.server import apply_update
 
@@ -119,3 +119,50 @@ def test_bad_settings_raise_config_error(changes):
 def test_a_class_the_dataset_lacks_is_refused():
     with pytest.raises(ConfigError, match="not a class of digits"):
         federation(victim_class=10)
+
+
+@pytest.mark.parametrize("changes,fragment", [
+    ({"lr": "0.1"}, "lr must be a number"),
+    ({"generator_lr": True}, "generator_lr must be a number"),
+    ({"dp_victim": 1}, "dp_victim must be True or False"),
+    ({"seed": 2.5}, "seed must be a non-negative integer"),
+    ({"mode": ["active"]}, "unknown mode"),
+    ({"dataset": {"digits": 1}}, "unknown dataset"),
+])
+def test_settings_of_the_wrong_kind_raise_config_error(refused, changes, fragment):
+    refused(ConfigError, fragment, GANAttackConfig, **changes)
+
+
+def test_unknown_settings_and_objects_of_the_wrong_kind_are_refused_before_any_work(refused):
+    refused(ConfigError, "GANAttackConfig has no setting 'round'", GANAttackConfig().replace,
+            round=3)
+    refused(ConfigError, "GANAttackConfig has no setting 'round'", federation, round=3)
+    refused(WrongTypeError, "config must be a GANAttackConfig, got dict", federation,
+            {"rounds": 1})
+    refused(WrongTypeError, "setting must be a Federation, got dict", gan_attack, setting={})
+
+
+@pytest.mark.parametrize("kwargs,error,fragment", [
+    ({"latent_dim": 16.0}, ConfigError, "latent_dim must be an integer"),
+    ({"image_shape": (1, 8, 8.5)}, ConfigError, "every entry of image_shape must be an integer"),
+    ({"image_shape": 8}, ConfigError, "image_shape must be (C, H, W)"),
+    ({"seed": -1}, ConfigError, "seed must be a non-negative integer"),
+])
+def test_generator_refuses_bad_sizes(refused, kwargs, error, fragment):
+    refused(error, fragment, Generator, **kwargs)
+
+
+def test_the_adversary_refuses_data_and_objects_of_the_wrong_kind(refused):
+    x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 4])
+    refused(DataError, "labels must be integer class indices", GANAdversary, x, y.float() + 0.5,
+            3, 10, Generator(), CFG)
+    refused(DataError, "images must lie in [0, 1]", GANAdversary, x * 3, y, 3, 10, Generator(),
+            CFG)
+    refused(WrongTypeError, "generator must be a Generator", GANAdversary, x, y, 3, 10,
+            LeNet(1, 10, 8), CFG)
+    refused(WrongTypeError, "config must be a GANAttackConfig", GANAdversary, x, y, 3, 10,
+            Generator(), {})
+    refused(DataError, "the generator makes images of shape (1, 4, 4)", GANAdversary, x, y, 3,
+            10, Generator(image_shape=(1, 4, 4)), CFG)
+    refused(ConfigError, "target_class must be a non-negative integer", GANAdversary, x, y, 3.0,
+            10, Generator(), CFG)

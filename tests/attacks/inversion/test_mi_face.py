@@ -25,7 +25,7 @@ from dlgtut.attacks.inversion import (
     top_classes,
 )
 from dlgtut.data import ImageSet
-from dlgtut.errors import ConfigError, DataError
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +141,85 @@ def test_top_classes_keeps_the_most_frequent():
     assert t.classes == ("b", "c") and t.labels.tolist() == [0, 0, 1, 0, 1]
     with pytest.raises(DataError):
         top_classes(s, 4)
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"lr": float("inf")}, "lr must be a finite number"),
+    ({"tv_weight": float("nan")}, "tv_weight must be a finite number"),  # gave NaN images
+    ({"noise": float("nan")}, "noise must be a finite number"),
+    ({"stop_cost": float("nan")}, "stop_cost must be a finite number"),
+    ({"denoise_every": 2.5}, "denoise_every must be an integer"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"progress": "no"}, "progress must be True or False"),
+])
+def test_nan_and_wrong_kinds_of_settings_raise_config_error(refused, kwargs, fragment):
+    refused(ConfigError, fragment, MIFaceConfig, **kwargs)
+
+
+@pytest.mark.parametrize("args,kwargs,error,fragment", [
+    (([0.7], (1, 2, 2)), {}, DataError, "classes must be integer class indices"),  # was class 0
+    (([0], (1, 2, 2.5)), {}, ConfigError, "every entry of input_shape must be a positive"),
+    (([0], (1, 2)), {}, ConfigError, "input_shape must be (C, H, W)"),
+    (([0], (1, 3, 3)), {}, DataError, "the model cannot take inputs of shape (1, 3, 3)"),
+    (([0], (1, 2, 2), {"steps": 5}), {}, WrongTypeError, "config must be an MIFaceConfig"),
+    (([0], (1, 2, 2)), {"step": 5}, ConfigError, "MIFaceConfig has no setting 'step'"),
+])
+def test_mi_face_refuses_bad_input_before_any_step(refused, args, kwargs, error, fragment):
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2)).train()
+    refused(error, fragment, mi_face, net, *args, **kwargs)
+    assert net.training  # the model's mode is restored
+
+
+def test_mi_face_refuses_what_is_not_a_model(refused):
+    refused(WrongTypeError, "torch.nn.Module, got function", mi_face, lambda x: x, [0],
+            (1, 2, 2))
+
+
+@pytest.mark.parametrize("call,error,fragment", [
+    (lambda: class_means(torch.rand(3, 1, 2, 2), torch.tensor([0.0, 1.0, 1.5]), 2), DataError,
+     "labels must be integer class indices"),
+    (lambda: class_means(torch.rand(3, 1, 2, 2), [0, 1, 1], 2.0), ConfigError,
+     "num_classes must be a positive integer"),
+    (lambda: correlation(torch.full((2, 3), float("nan")), torch.rand(2, 3)), DataError,
+     "a contains NaN or inf"),
+    (lambda: correlation([[1.0, 2.0]], torch.rand(1, 2)), DataError, "a must be a tensor"),
+    (lambda: recognised_fraction(nn.Linear(4, 2), torch.rand(3, 4), 1.5), DataError,
+     "classes must be integer class indices"),
+    (lambda: recognised_fraction(nn.Linear(4, 2), torch.rand(3, 4), [0, 1]), DataError,
+     "need one class, or one per image"),
+    (lambda: recognised_fraction("net", torch.rand(3, 4), 1), WrongTypeError,
+     "the evaluator must be a torch.nn.Module"),
+    (lambda: score_inversion(torch.rand(2, 1, 2, 2), torch.tensor([0.0, 1.0]),
+                             nn.Sequential(nn.Flatten(), nn.Linear(4, 2)),
+                             torch.rand(2, 1, 2, 2)), DataError,
+     "classes must be integer class indices"),
+    (lambda: score_inversion(torch.rand(2, 1, 2, 2), [0, 5],
+                             nn.Sequential(nn.Flatten(), nn.Linear(4, 2)),
+                             torch.rand(2, 1, 2, 2)), DataError,
+     "classes must lie in [0, 1] for 2 class means"),
+    (lambda: top_classes((torch.rand(2, 1, 2, 2), torch.tensor([0, 1])), 1), WrongTypeError,
+     "data must be an ImageSet, got tuple"),
+    (lambda: top_classes(ImageSet(torch.zeros(2, 1, 2, 2), torch.tensor([0, 1]), "ab", "t",
+                                  "z"), 1.5), DataError, "k must be an integer"),
+])
+def test_evaluation_helpers_refuse_bad_input(refused, call, error, fragment):
+    refused(error, fragment, call)
+
+
+@pytest.mark.parametrize("kwargs,error,fragment", [
+    ({"seed": -1}, ConfigError, "seed must be a non-negative integer"),
+    ({"weight_decay": float("nan")}, ConfigError, "weight_decay must be a finite number"),
+    ({"epochs": 0}, ConfigError, "epochs must be a positive integer"),
+    ({"dataset": 3}, WrongTypeError, "dataset must be a name or an ImageSet, got int"),
+    ({"dataset": ImageSet(torch.zeros(2, 1, 2, 2), torch.tensor([0, 0]), "a", "t", "z")},
+     DataError, "needs 2 classes and 4 examples at least"),
+])
+def test_inversion_case_checks_its_input_before_training(refused, monkeypatch, kwargs, error,
+                                                         fragment):
+    import dlgtut.attacks.inversion.evaluation as evaluation
+
+    def boom(*args, **kw):
+        raise AssertionError("a model was trained before the input was checked")
+
+    monkeypatch.setattr(evaluation, "train_classifier", boom)
+    refused(error, fragment, inversion_case, **kwargs)
