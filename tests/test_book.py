@@ -10,6 +10,7 @@ they run top to bottom from the .md with DLGTUT_QUICK=1 (fewer iterations, small
 How long that takes per chapter: ``benchmarks/book_times.py``.
 """
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -102,6 +103,17 @@ def test_sphinx_reads_the_md_and_not_the_paired_ipynb():
     for stem in CHAPTERS:
         assert excluded(f"book/{stem}.ipynb"), f"book/{stem}.ipynb would be a second page"
         assert not excluded(f"book/{stem}.md"), f"book/{stem}.md is excluded"
+
+
+def test_math_is_rendered_by_a_mathjax_shipped_with_the_book():
+    """MathJax comes from the build (sphinx-mathjax-offline), not a CDN: math works offline."""
+    sphinx = _config()["sphinx"]
+    assert "sphinx-mathjax-offline" in sphinx["extra_extensions"]
+    path = sphinx["config"]["mathjax_path"]
+    assert "://" not in path and not path.startswith("//"), path
+    # The extension copies its static/mathjax folder to _build/html/_static/mathjax.
+    package = Path(importlib.import_module("sphinx-mathjax-offline").__file__).parent
+    assert (package / "static" / path).is_file(), path
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
