@@ -1,0 +1,104 @@
+"""Seconds per chapter notebook: the reduced run the tests do, and optionally the full one.
+
+Each chapter's source, book/<chapter>.md, is read with jupytext and executed top to bottom in a
+fresh kernel, in a temporary folder, as tests/test_book.py does: with DLGTUT_QUICK=1 (reduced),
+and with --full also without it (what the book build executes; about 12 minutes in all).
+A notebook that fails is reported with its error and the script exits 1; so does a reduced run
+whose total exceeds --budget (300 s, what the book's issue allowed for the whole reduced run).
+
+    .venv/bin/python benchmarks/book_times.py                  # reduced mode, every chapter
+    .venv/bin/python benchmarks/book_times.py --full           # reduced and full mode
+    .venv/bin/python benchmarks/book_times.py --only deep_leakage defenses
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jupytext
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+
+
+def chapters() -> list[Path]:
+    """Every book/*.md that has a paired .ipynb (the plain pages have none)."""
+    return sorted(p for p in BOOK.glob("*.md") if p.with_suffix(".ipynb").exists())
+
+
+def run(path: Path, quick: bool, timeout: int) -> tuple[float, str | None]:
+    """Execute one chapter; return its seconds and None, or the seconds and the error."""
+    env = {"DLGTUT_OFFLINE": os.environ.get("DLGTUT_OFFLINE", "1")}
+    if quick:
+        env["DLGTUT_QUICK"] = "1"
+    saved = {k: os.environ.get(k) for k in ("DLGTUT_QUICK", *env)}
+    os.environ.pop("DLGTUT_QUICK", None)
+    os.environ.update(env)  # the kernel inherits this process's environment
+    nb = jupytext.read(path)
+    started = time.perf_counter()
+    error = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": tmp}}).execute()
+    except CellExecutionError as exc:
+        error = str(exc).strip().splitlines()[-1]
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return time.perf_counter() - started, error
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="also run each chapter in full mode")
+    parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="chapter names (file stems)")
+    parser.add_argument("--budget", type=float, default=300.0,
+                        help="seconds allowed for the whole reduced run (default 300)")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
+    args = parser.parse_args()
+
+    paths = chapters()
+    if args.only:
+        unknown = set(args.only) - {p.stem for p in paths}
+        if unknown:
+            parser.error(f"no such chapter: {', '.join(sorted(unknown))}")
+        paths = [p for p in paths if p.stem in args.only]
+    modes = ["reduced", "full"] if args.full else ["reduced"]
+    print(f"# {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}; "
+          f"modes: {', '.join(modes)}", flush=True)
+    print(f"{'chapter':<24}" + "".join(f"{m + ' (s)':>14}" for m in modes), flush=True)
+
+    totals = dict.fromkeys(modes, 0.0)
+    failed = False
+    for path in paths:
+        cells = []
+        for mode in modes:
+            seconds, error = run(path, quick=mode == "reduced", timeout=args.timeout)
+            totals[mode] += seconds
+            cells.append(f"{seconds:>14.1f}" if error is None else f"{'FAILED':>14}")
+            if error is not None:
+                failed = True
+                print(f"  {path.name} ({mode}): {error}", file=sys.stderr, flush=True)
+        print(f"{path.stem:<24}" + "".join(cells), flush=True)
+    print(f"{'total':<24}" + "".join(f"{totals[m]:>14.1f}" for m in modes))
+
+    if not args.only and totals["reduced"] > args.budget:
+        print(f"reduced run: {totals['reduced']:.0f} s > budget {args.budget:.0f} s")
+        failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
