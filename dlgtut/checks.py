@@ -6,13 +6,16 @@ inside torch, numpy or scikit-learn, and never in a silent garbage result: a flo
 an integer, ``True`` taken for 1, a NaN that flows on. These helpers say so once:
 
 * :func:`integer`, :func:`number`, :func:`seed`, :func:`flag`, :func:`choice`: settings
-  (:class:`~dlgtut.errors.ConfigError` unless told otherwise);
-* :func:`tensor`, :func:`array`: data (:class:`~dlgtut.errors.DataError`), with the shape,
-  dtype and finiteness checks a caller asks for;
+  (:class:`~dlgtut.errors.ConfigError` unless told otherwise), and :func:`replace`, a
+  dataclass copy that names an unknown setting;
+* :func:`tensor`, :func:`array`, :func:`indices`, :func:`flags`: data
+  (:class:`~dlgtut.errors.DataError`), with the shape, dtype and finiteness checks a caller
+  asks for; positions are never cast from floats, and flags are booleans or exactly 0 and 1;
+* :func:`instance`, :func:`function`, :func:`axes`: an object of the right kind, a callable, a
+  matplotlib axes (:class:`~dlgtut.errors.WrongTypeError`);
 * :func:`module`, :func:`model_parameters`, :func:`as_model_input`, :func:`model_output`: a model
   and what it is given (the input follows the model's dtype and device; a forward pass that
-  cannot take the input is a one-line DataError);
-* :func:`axes`: a matplotlib axes or None.
+  cannot take the input is a one-line DataError).
 
 Labels have their own check next to the data flow they belong to, :func:`dlgtut.fl.as_labels`.
 Every helper returns the value it checked (converted where the message says so), so a caller

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checks import integer, model_output, model_parameters, number, show
+from .checks import as_model_input, integer, model_output, model_parameters, number, show
 from .errors import AttackError, DataError, WrongTypeError
 
 __all__ = [
@@ -202,6 +202,8 @@ def require_update(update, who: str, *, needs_model: bool = True) -> SharedUpdat
             isinstance(t, Tensor) and t.is_floating_point() for t in tensors):
         raise WrongTypeError(f"{who} needs the update's tensors as a non-empty tuple of "
                              "floating-point tensors, one per parameter")
+    if not isinstance(update.meta, dict):
+        raise WrongTypeError(f"the update's meta must be a dict, got {type(update.meta).__name__}")
     if update.kind not in ("gradient", "weight_delta"):
         raise DataError(f"an update's kind is 'gradient' or 'weight_delta', got {update.kind!r}")
     for name in ("batch_size", "num_classes"):
@@ -251,8 +253,8 @@ class Participant:
         if not isinstance(batch, PrivateBatch):
             raise WrongTypeError(
                 f"the participant needs a PrivateBatch, got {type(batch).__name__}")
-        p = next(self.model.parameters())
-        return batch.images.to(p.device, p.dtype), batch.labels.to(p.device)
+        images = as_model_input(self.model, batch.images)
+        return images, batch.labels.to(images.device)
 
     def _loss(self, model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, int]:
         """The batch loss and the model's number of classes."""

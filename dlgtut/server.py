@@ -368,7 +368,13 @@ class TrainingLog:
         return len(self.participants)
 
     def rounds_to(self, target: float) -> int | None:
-        """The first round after which the test accuracy reached ``target``; None if never."""
+        """The first round after which the test accuracy reached ``target``; None if never.
+
+        Raises:
+            ConfigError: ``target`` is not a finite number (a NaN target was silently never
+                met; one above 1 is never met either, and says so by None).
+        """
+        number(target, "target")
         return next((r for r, a in enumerate(self.accuracy) if a >= target), None)
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlgtut.errors import AttackError, DataError
+from dlgtut.errors import AttackError, DataError, WrongTypeError
 from dlgtut.fl import Participant, PrivateBatch, SharedUpdate, soft_cross_entropy
 from dlgtut.models import LeNet
 
@@ -134,8 +134,6 @@ def test_nan_images_are_refused():
 
 def test_an_attack_given_the_private_batch_says_so():
     from dlgtut.attacks import dlg, inverting_gradients
-    from dlgtut.errors import WrongTypeError
-
     batch = PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([1]))
     for attack in (dlg, inverting_gradients):
         with pytest.raises(WrongTypeError, match="not the PrivateBatch itself"):
@@ -160,8 +158,6 @@ def test_images_the_model_cannot_take_give_one_line(images):
 
 
 def test_a_model_that_is_not_a_module_is_refused():
-    from dlgtut.errors import WrongTypeError
-
     with pytest.raises(WrongTypeError, match="torch.nn.Module"):
         Participant(lambda x: x)
     with pytest.raises(DataError, match="no parameters"):
@@ -193,25 +189,25 @@ def test_fedavg_refuses_bad_hyperparameters(kwargs, match):
 
 
 @pytest.mark.parametrize("change,error,fragment", [
-    ({"model": None}, "WrongTypeError", "dlg needs the public model: the update's model is a "
+    ({"model": None}, WrongTypeError, "dlg needs the public model: the update's model is a "
                                          "NoneType"),
-    ({"tensors": [[0.0]]}, "WrongTypeError", "non-empty tuple of floating-point tensors"),
-    ({"tensors": ()}, "WrongTypeError", "non-empty tuple of floating-point tensors"),
-    ({"kind": "gradients"}, "DataError", "kind is 'gradient' or 'weight_delta'"),
-    ({"batch_size": 0}, "DataError", "the update's batch_size must be a positive integer"),
-    ({"batch_size": 1.0}, "DataError", "the update's batch_size must be a positive integer"),
-    ({"num_classes": True}, "DataError", "the update's num_classes must be a positive integer"),
-    ({"input_shape": (1, 8)}, "DataError", "the update's input_shape must be (C, H, W)"),
-    ({"input_shape": (1, 8, 8.0)}, "DataError", "input_shape must be a positive integer"),
-    ({"local_steps": 0}, "DataError", "the update's local_steps must be a positive integer"),
-    ({"lr": float("nan")}, "DataError", "the update's lr must be a finite number"),
+    ({"tensors": [[0.0]]}, WrongTypeError, "non-empty tuple of floating-point tensors"),
+    ({"tensors": ()}, WrongTypeError, "non-empty tuple of floating-point tensors"),
+    ({"kind": "gradients"}, DataError, "kind is 'gradient' or 'weight_delta'"),
+    ({"batch_size": 0}, DataError, "the update's batch_size must be a positive integer"),
+    ({"batch_size": 1.0}, DataError, "the update's batch_size must be a positive integer"),
+    ({"num_classes": True}, DataError, "the update's num_classes must be a positive integer"),
+    ({"input_shape": (1, 8)}, DataError, "the update's input_shape must be (C, H, W)"),
+    ({"input_shape": (1, 8, 8.0)}, DataError, "input_shape must be a positive integer"),
+    ({"local_steps": 0}, DataError, "the update's local_steps must be a positive integer"),
+    ({"lr": float("nan")}, DataError, "the update's lr must be a finite number"),
+    ({"meta": None}, WrongTypeError, "the update's meta must be a dict, got NoneType"),
 ])
 def test_a_hand_made_update_with_impossible_facts_is_refused(refused, change, error, fragment):
     import dataclasses
 
-    import dlgtut.errors
     from dlgtut.attacks import dlg
 
     net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0)
     update = Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([3])))
-    refused(getattr(dlgtut.errors, error), fragment, dlg, dataclasses.replace(update, **change))
+    refused(error, fragment, dlg, dataclasses.replace(update, **change))

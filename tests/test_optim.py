@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from dlgtut.errors import ConfigError, WrongTypeError
 from dlgtut.optim import CompactLBFGS
 
 
@@ -128,14 +129,10 @@ def test_rejects_bad_options():
     ({"line_search_fn": ["strong_wolfe"]}, "line_search_fn must be None or 'strong_wolfe'"),
 ])
 def test_rejects_bad_options_in_one_line(refused, kwargs, fragment):
-    from dlgtut.errors import ConfigError
-
     x = torch.zeros(2, requires_grad=True)
     refused(ConfigError, fragment, CompactLBFGS, [x], **kwargs)
 
 
 def test_rejects_params_that_are_not_tensors(refused):
-    from dlgtut.errors import ConfigError, WrongTypeError
-
     refused(WrongTypeError, "params must be tensors to optimise", CompactLBFGS, [1.0])
     refused(ConfigError, "empty parameter list", CompactLBFGS, [])

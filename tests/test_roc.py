@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from dlgtut.errors import ConfigError, DataError
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.roc import plot_roc, roc_summary, tpr_at_fpr
 
 
@@ -111,8 +111,6 @@ def test_tpr_at_fpr_refuses_bad_curves(refused, args, error, fragment):
 
 
 def test_plot_roc_refuses_curves_of_the_wrong_kind(refused):
-    from dlgtut.errors import WrongTypeError
-
     r = roc_summary([3, 2, 1, 0], [1, 1, 0, 0])
     refused(WrongTypeError, "curves must map a legend label to a RocSummary, got list", plot_roc,
             [r])

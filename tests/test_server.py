@@ -386,3 +386,12 @@ def test_accuracy_follows_the_models_dtype():
     x = torch.rand(5, 6)
     expected = (net(x.double()).argmax(-1) == torch.arange(5) % 3).double().mean().item()
     assert accuracy(net, x, torch.arange(5) % 3) == expected
+
+
+def test_rounds_to_refuses_a_target_that_is_not_an_accuracy(refused):
+    from dlgtut.server import TrainingLog
+
+    log = TrainingLog("fedsgd", [0.1, 0.5, 0.9], _tiny())
+    assert log.rounds_to(0.5) == 1
+    refused(ConfigError, "target must be a finite number, got nan", log.rounds_to, float("nan"))
+    refused(ConfigError, "target must be a number, got '0.5'", log.rounds_to, "0.5")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dlgtut.data import load_dataset
-from dlgtut.errors import ConfigError, DataError
+from dlgtut.errors import ConfigError, DataError, WrongTypeError
 from dlgtut.server import accuracy
 from dlgtut.training import MLP, predict_logits, train_classifier
 
@@ -97,8 +97,6 @@ def test_train_classifier_refuses_data_the_model_cannot_learn_before_training(
 
 
 def test_train_classifier_refuses_a_model_or_callback_of_the_wrong_kind(refused):
-    from dlgtut.errors import WrongTypeError
-
     x, y = torch.rand(2, 1, 2, 2), torch.tensor([0, 1])
     refused(WrongTypeError, "torch.nn.Module, got function", train_classifier, lambda v: v, x, y)
     refused(WrongTypeError, "on_epoch must be callable", train_classifier, MLP(4, 2), x, y,

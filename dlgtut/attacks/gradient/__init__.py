@@ -6,16 +6,17 @@ gradient or a FedAvg weight change), holds the public model and knows the public
 round (batch size, input shape, classes, local steps and learning rate). It never sees the
 private batch; every attack here takes the shared update alone.
 
-* :mod:`.dlg`: Deep Leakage from Gradients (Zhu et al. 2019), made faster and more reliable.
+* :mod:`.deep_leakage`: Deep Leakage from Gradients (Zhu et al. 2019), faster and more reliable.
 * :mod:`.labels`: labels read off the classifier's gradient (iDLG and its batch rules).
 * :mod:`.inverting`: Inverting Gradients (Geiping et al. 2020): cosine, TV prior, FedAvg.
 * :mod:`.text` and :mod:`.text_repair`: DLG on a language model's gradient.
-* :mod:`.rgap`: R-GAP (Zhu and Blaschko 2021): the input in closed form, where the model allows.
+* :mod:`.closed_form`: R-GAP (Zhu and Blaschko 2021): the input in closed form where possible.
 * :mod:`.identifiability`: whether a gradient can single out a batch at all.
 * :mod:`.original`: the original code, kept for parity tests and benchmarks.
 """
 
-from .dlg import DLGConfig, dlg, gradient_distance
+from .closed_form import rgap, rgap_images, rgap_supported
+from .deep_leakage import DLGConfig, dlg, gradient_distance
 from .identifiability import Identifiability, agreement, identifiability, input_sensitivity
 from .inverting import IGConfig, cosine_distance, inverting_gradients, total_variation
 from .labels import (
@@ -28,7 +29,6 @@ from .labels import (
     last_layer_gradient,
     rounded_counts,
 )
-from .rgap import rgap, rgap_images, rgap_supported
 from .text import TextDLGConfig, TextReconstruction, sentence_assignment, text_dlg, token_accuracy
 from .text_repair import bag_of_words, refine_tokens
 

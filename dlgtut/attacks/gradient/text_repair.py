@@ -22,7 +22,7 @@ from ...checks import choice, flag, integer
 from ...errors import AttackError, DataError
 from ...fl import soft_cross_entropy
 from ...text import TextUpdate, as_token_ids, require_text_update
-from .dlg import gradient_distance
+from .deep_leakage import gradient_distance
 
 __all__ = [
     "bag_of_words",

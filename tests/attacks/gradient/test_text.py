@@ -16,7 +16,7 @@ from dlgtut.attacks.gradient import (
     text_dlg,
     token_accuracy,
 )
-from dlgtut.errors import AttackError, ConfigError, DataError
+from dlgtut.errors import AttackError, ConfigError, DataError, WrongTypeError
 from dlgtut.text import (
     UNK,
     TextBatch,
@@ -245,8 +245,6 @@ def test_text_dlg_config_refuses_bad_settings(refused, kwargs, fragment):
 
 
 def test_text_attacks_take_the_text_update_not_the_private_batch(refused):
-    from dlgtut.errors import WrongTypeError
-
     batch, update = _update(["What is his name?"])
     for attack in (text_dlg, bag_of_words):
         refused(WrongTypeError, "not the private sentences", attack, batch)
