@@ -131,6 +131,7 @@ def imprint_model(
     statistic: str = "brightness",
     seed: int = 0,
     gain: float = 1e-3,
+    scale: float = 1.0,
 ) -> Imprint:
     """Put an imprint block with ``bins`` rows in front of ``model`` (Fowl et al., 2022).
 
@@ -146,6 +147,10 @@ def imprint_model(
         seed: seed of the random direction.
         gain: the most the block may shift a pixel: the ordinary model sees the image plus at
             most this much, so it still trains (and looks) as usual.
+        scale: the size of the block's gradients, which the server is free to choose: the rows
+            are divided by ``scale`` and the readout multiplied by it, so the model computes the
+            same function while the block's gradients grow ``scale`` times (against noise of a
+            fixed size on the update).
 
     Returns:
         The :class:`Imprint`: ``.model`` goes to the participants, the rest stays.
@@ -163,8 +168,9 @@ def imprint_model(
         (16, 11)
     """
     bins = check_rows(bins)
-    if not (isinstance(gain, int | float) and math.isfinite(gain) and gain > 0):
-        raise ConfigError(f"gain must be a positive number, got {gain!r}")
+    for name, value in (("gain", gain), ("scale", scale)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive number, got {value!r}")
     if statistic not in STATISTICS:
         raise ConfigError(f"unknown statistic {statistic!r}; choose from {', '.join(STATISTICS)}")
     pub = check_public(public)
@@ -176,8 +182,9 @@ def imprint_model(
     thresholds = bin_boundaries(pub.flatten(1) @ m, bins, floor)
     k = len(thresholds)
     # Every pixel gets the same small share of every row: at most `gain` in all.
-    readout = torch.full((features, k), gain / (k * (highest - floor)), dtype=torch.float64)
-    block = MaliciousBlock(shape, m.repeat(k, 1), -thresholds, readout)
+    share = scale * gain / (k * (highest - floor))
+    readout = torch.full((features, k), share, dtype=torch.float64)
+    block = MaliciousBlock(shape, m.repeat(k, 1) / scale, -thresholds / scale, readout)
     sent = insert_block(model, block)
     return Imprint(model=sent, input_shape=shape, rows=k, method="imprint",
                    boundaries=thresholds, measurement=m, statistic=statistic, requested=bins,

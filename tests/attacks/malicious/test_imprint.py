@@ -107,6 +107,22 @@ def test_the_ordinary_model_still_sees_the_image(digits):
     assert torch.allclose(lure.model(batch.images), net(batch.images), atol=1e-3)
 
 
+def test_the_server_can_scale_its_gradients_without_changing_the_model(digits):
+    batch, public = _split(digits, 16)
+    plain = imprint_model(_net(digits), public, bins=64)
+    loud = imprint_model(_net(digits), public, bins=64, scale=1e4)
+    assert torch.allclose(loud.model(batch.images), plain.model(batch.images), atol=1e-6)
+    quiet_grad = Participant(plain.model).fedsgd(batch).tensors[0].abs().max().item()
+    loud_update = Participant(loud.model).fedsgd(batch)
+    assert loud_update.tensors[0].abs().max().item() == pytest.approx(1e4 * quiet_grad, rel=1e-3)
+    # Noise that wipes out the plain block leaves the scaled one readable (measured at variance
+    # 1e-12: 0 and 16 of 16 above 40 dB; the plain block already loses all at 1e-14).
+    for server, update in ((plain, Participant(plain.model).fedsgd(batch)), (loud, loud_update)):
+        noisy = imprint_attack(gaussian_noise(update, 1e-12, seed=0), server)
+        got = fraction_exact(score_images(noisy.images, batch.images))
+        assert (got > 0.5) == (server is loud)
+
+
 def test_noise_on_the_update_shows_as_a_noisy_breach(digits):
     batch, public = _split(digits, 16)
     lure = imprint_model(_net(digits), public, bins=64)
