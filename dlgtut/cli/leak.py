@@ -55,7 +55,7 @@ def add_parser(sub) -> None:
                      help="class of each --image (one per image)")
     src.add_argument("--dataset", metavar="NAME",
                      help="cifar10, cifar100, mnist, svhn, lfw (downloaded when possible, "
-                     "else an offline fallback), photos, faces or digits")
+                     "else an offline fallback), photos, patches, faces or digits")
     src.add_argument("--index", type=non_negative_int("index"), default=None,
                      help="first dataset index; a batch takes the next images with distinct "
                      "labels (default 0)")
