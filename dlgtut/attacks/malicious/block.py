@@ -274,7 +274,7 @@ def finish_breach(readings: Tensor, update: SharedUpdate, server: MaliciousModel
         conf[:m] = confirmed[:m]
     if m == 0:
         status: BreachStatus = "failed"
-        message = f"no {what} of the {server.rows} was hit: nothing to read"
+        message = f"nothing could be read off the {server.rows} {what}s ({hits} hit)"
     elif noisy:
         status = "noisy"
         message = (f"{hits} of {server.rows} {what}s look hit, more than the {n} images: the "
