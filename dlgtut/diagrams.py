@@ -41,7 +41,7 @@ _FILLS = {"attacker": "#ffebee", "private": "#e8f5e9", "shared": "#e3f2fd", "neu
 TOPOLOGIES = ("centralised", "decentralised")
 """The topologies :func:`draw_federation` draws."""
 
-ATTACK_FAMILIES = ("leakage", "membership", "property", "inversion")
+ATTACK_FAMILIES = ("leakage", "membership", "property", "inversion", "malicious")
 """The attack families :func:`draw_attack` draws."""
 
 _ATTACKERS = {"centralised": ("server", "participant"), "decentralised": ("neighbour",)}
@@ -321,6 +321,14 @@ _ATTACKS: dict[str, tuple[str, list[tuple[str, str]], str, str]] = {
         "optimise an input (or\na generator) to raise\none class's score",
         "a representative\nof the class",
     ),
+    "malicious": (
+        "A malicious server",
+        [("its own model: an ordinary\nmodel with a block in front", "attacker"),
+         ("the update, or the secure\naggregate of K participants", "shared"),
+         ("what it kept: how it\nbuilt the block", "attacker")],
+        "closed-form read-out:\n∇W_i / ∇b_i for every\nrow one image hit",
+        "those images,\nexactly",
+    ),
 }
 
 
@@ -337,7 +345,9 @@ def draw_attack(family: str, ax: Axes | None = None) -> Figure:
     * ``"property"``: updates and auxiliary data with and without a property -> classifier ->
       whether the victim's data has the property;
     * ``"inversion"``: a trained model (white box) or the shared model as a GAN's
-      discriminator -> optimisation -> a representative of a class.
+      discriminator -> optimisation -> a representative of a class;
+    * ``"malicious"``: the server's own model and the (aggregated) update -> a closed-form
+      read-out -> the images that were alone in a row of its block.
 
     Args:
         family: one of :data:`ATTACK_FAMILIES`.

@@ -106,8 +106,11 @@ def dp_sgd_update(
             logits = dp_model(images)
             soft_cross_entropy(logits, one_hot(labels, num_classes).to(logits.dtype)).backward()
             dp_opt.step()
-    # SGD at lr 1 moved the weights by minus the noisy clipped mean gradient.
-    grads = tuple((s - p.detach()).clone() for s, p in zip(start, local.parameters(), strict=True))
+    # The optimiser left the noisy clipped mean gradient in .grad. (Reading it off the weight
+    # change of an SGD step at lr 1 would lose the digits of gradients far smaller than their
+    # weights, as a malicious block's are.)
+    grads = tuple(torch.zeros_like(s) if p.grad is None else p.grad.detach().clone()
+                  for s, p in zip(start, local.parameters(), strict=True))
     return SharedUpdate(
         model=copy.deepcopy(model),
         tensors=grads,

@@ -9,7 +9,10 @@ reports, per true image and as batch means:
 * MSE, :func:`mse`;
 * PSNR in dB, :func:`psnr`;
 * SSIM, :func:`ssim` (scikit-image's ``structural_similarity``);
-* label accuracy after matching, :func:`label_accuracy`.
+* label accuracy after matching, :func:`label_accuracy`;
+* for attacks that return images only (the malicious-server attacks), :func:`score_images`,
+  and the fraction of images recovered exactly, :func:`fraction_exact` (PSNR above
+  :data:`EXACT_PSNR_DB`).
 
 The per-image functions compute in float64 and return the dtype of their input.
 """
@@ -32,10 +35,26 @@ from .checks import number
 from .errors import DataError
 from .fl import as_labels
 
-__all__ = ["mse", "psnr", "ssim", "match", "label_accuracy", "Scores", "score", "MSE_FLOOR"]
+__all__ = [
+    "mse",
+    "psnr",
+    "ssim",
+    "match",
+    "label_accuracy",
+    "Scores",
+    "score",
+    "score_images",
+    "fraction_exact",
+    "MSE_FLOOR",
+    "EXACT_PSNR_DB",
+]
 
 MSE_FLOOR = 1e-10
 """The smallest MSE :func:`psnr` divides by: identical images score 100 dB (at data range 1)."""
+
+EXACT_PSNR_DB = 40.0
+"""PSNR above which an image counts as recovered exactly: an RMS error below 1 % of the range,
+below what 8-bit pixels resolve (a uniform rounding error of half a level is 59 dB)."""
 
 
 def _check_images(pred: Tensor, target: Tensor) -> None:
@@ -352,3 +371,65 @@ def score(
         per_image=per_image,
         assignment=perm.tolist(),
     )
+
+
+def score_images(pred_images: Tensor, true_images: Tensor) -> Scores:
+    r"""Score reconstructed images without labels (attacks that recover images only).
+
+    As :func:`score`, with two differences. The pairing maximises the total PSNR (minimises
+    :math:`\sum_i \log \mathrm{MSE}`) instead of minimising the total MSE, so that every exact
+    reconstruction is paired with its own image: an attack that returns exact images and blends
+    should not see a blend paired with an image it got exactly. And ``label_accuracy`` is NaN
+    (written as ``null`` in ``metrics.json``).
+
+    Example:
+        >>> truth = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        >>> s = score_images(truth[[1, 0]], truth)
+        >>> s.assignment, s.psnr, math.isnan(s.label_accuracy)
+        ([1, 0], 100.0, True)
+    """
+    _check_images(pred_images, true_images)
+    truth = true_images.detach().cpu().double()
+    if not torch.isfinite(truth).all() or truth.min() < -1e-6 or truth.max() > 1 + 1e-6:
+        raise DataError("true images must lie in [0, 1]")
+    pred = pred_images.detach().cpu().double()
+    if torch.isnan(pred).any():
+        raise DataError("the reconstruction contains NaN; there is nothing to score")
+    pred, truth = pred.clamp(0, 1), truth.clamp(0, 1)
+    t, p = truth.flatten(1), pred.flatten(1)
+    cost = torch.cdist(t, p, compute_mode="donot_use_mm_for_euclid_dist").square() / t.shape[1]
+    rows, cols = linear_sum_assignment(torch.log10(cost.clamp_min(MSE_FLOOR)).numpy())
+    perm = torch.empty(len(rows), dtype=torch.long)
+    perm[torch.as_tensor(rows)] = torch.as_tensor(cols, dtype=torch.long)
+    ordered = pred[perm]
+    per_image = {
+        "mse": mse(ordered, truth).tolist(),
+        "psnr": psnr(ordered, truth).tolist(),
+        "ssim": ssim(ordered, truth).tolist(),
+    }
+    n = truth.shape[0]
+    return Scores(
+        mse=math.fsum(per_image["mse"]) / n,
+        psnr=math.fsum(per_image["psnr"]) / n,
+        ssim=math.fsum(per_image["ssim"]) / n,
+        label_accuracy=math.nan,
+        per_image=per_image,
+        assignment=perm.tolist(),
+    )
+
+
+def fraction_exact(scores: Scores | Sequence[float], threshold_db: float = EXACT_PSNR_DB) -> float:
+    """The fraction of true images whose matched reconstruction scores above ``threshold_db``.
+
+    Args:
+        scores: a :class:`Scores`, or the PSNR of every image in dB.
+        threshold_db: the PSNR that counts as exact (default :data:`EXACT_PSNR_DB`).
+
+    Example:
+        >>> fraction_exact([100.0, 41.0, 39.9, 12.0])
+        0.5
+    """
+    values = scores.per_image["psnr"] if isinstance(scores, Scores) else list(scores)
+    if not values:
+        raise DataError("no PSNR values to count")
+    return sum(v > threshold_db for v in values) / len(values)

@@ -51,6 +51,19 @@ def test_dlg_recovers_a_clipped_gradient_but_not_a_noised_one(setting):
     assert score(bad.images, bad.labels, batch.images, batch.labels).psnr < 12
 
 
+def test_a_gradient_far_smaller_than_its_weights_keeps_its_digits():
+    # The gradient is read off the optimiser, not off a weight change: in float32 a weight of
+    # 1e4 moves in steps of 1e-3, which would round a gradient of 0.1 to 10 %.
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with torch.no_grad():
+        net[1].weight.fill_(1e4)
+    batch = PrivateBatch(torch.rand(2, 1, 2, 2, generator=torch.Generator().manual_seed(0)),
+                         torch.tensor([0, 1]))
+    plain = Participant(net).fedsgd(batch)
+    dp = dp_sgd_update(net, batch, noise_multiplier=0.0, max_grad_norm=1e6)
+    assert torch.allclose(_flat(dp), _flat(plain), rtol=1e-5, atol=0)
+
+
 def test_epsilon_shrinks_with_noise_and_grows_with_steps():
     assert dp_epsilon(2.0, 0.01, 1000, 1e-5) < dp_epsilon(1.0, 0.01, 1000, 1e-5)
     assert dp_epsilon(1.0, 0.01, 2000, 1e-5) > dp_epsilon(1.0, 0.01, 1000, 1e-5)

@@ -13,7 +13,17 @@ from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structu
 from sklearn.metrics import accuracy_score
 
 from dlgtut.errors import DataError
-from dlgtut.metrics import Scores, label_accuracy, match, mse, psnr, score, ssim
+from dlgtut.metrics import (
+    Scores,
+    fraction_exact,
+    label_accuracy,
+    match,
+    mse,
+    psnr,
+    score,
+    score_images,
+    ssim,
+)
 
 
 def _rand(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -307,3 +317,23 @@ def test_score_refuses_float_labels_and_empty_images(refused):
 
 def test_match_still_refuses_nan(refused):
     refused(DataError, "NaN or inf", match, _with_nan(), _rand(2, 1, 4, 4))
+
+
+def test_score_images_pairs_every_exact_image_with_its_reconstruction() -> None:
+    truth = _rand(3, 1, 8, 8, seed=3)
+    # Two exact images and a blend of the third with a grey image: minimising the total MSE
+    # can trade an exact pair for two close ones; maximising the total PSNR never does.
+    blend = (0.5 * truth[2] + 0.25)[None]
+    pred = torch.cat([truth[1:2], blend, truth[0:1]])
+    s = score_images(pred, truth)
+    assert s.assignment == [2, 0, 1]
+    assert s.per_image["psnr"][:2] == [100.0, 100.0] and s.per_image["psnr"][2] < 40
+    assert math.isnan(s.label_accuracy) and fraction_exact(s) == pytest.approx(2 / 3)
+    assert json.loads(json.dumps(s.as_dict()["per_image"]))
+
+
+def test_fraction_exact_counts_strictly_above_the_threshold() -> None:
+    assert fraction_exact([40.0, 40.1, 100.0, 3.0]) == 0.5
+    assert fraction_exact([25.0], threshold_db=20) == 1.0
+    with pytest.raises(DataError, match="no PSNR values"):
+        fraction_exact([])

@@ -6,6 +6,9 @@
 :mod:`.membership`     membership inference: was a record in the training set?
 :mod:`.property`       property inference: a trait of a participant's data
 :mod:`.inversion`      model inversion and the GAN attack: what a class looks like
+:mod:`.malicious`      a malicious server that chooses the model it sends: images read off the
+                       update in closed form (imprint, trap weights), even from a secure
+                       aggregate; and what a participant can check
 =====================  =======================================================================
 
 Shared by the optimisation attacks: :class:`~.result.Reconstruction` (what they return) and

@@ -5,7 +5,8 @@ dataset; or sentences, see :mod:`dlgtut.cli.leak_text`); the attacker reconstruc
 from that update alone. ``DIR`` receives ``metrics.json`` (MSE, PSNR, SSIM, label accuracy,
 how the attack ended), ``reconstruction.npy`` (float32, ``N x C x H x W`` in [0, 1], in the
 input's order), ``reconstruction.png``, ``progress.png`` (the paper's figure) and
-``progress.gif``.
+``progress.gif``. With ``--attack imprint`` or ``trap`` the server is malicious and chooses
+the model (:mod:`dlgtut.cli.leak_malicious`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import ConfigError
-from . import leak_text
+from . import leak_malicious, leak_text
 from .common import (
     data_dir,
     non_negative_int,
@@ -54,7 +55,7 @@ def add_parser(sub) -> None:
                      help="class of each --image (one per image)")
     src.add_argument("--dataset", metavar="NAME",
                      help="cifar10, cifar100, mnist, svhn, lfw (downloaded when possible, "
-                     "else an offline fallback), photos, faces or digits")
+                     "else an offline fallback), photos, patches, faces or digits")
     src.add_argument("--index", type=non_negative_int("index"), default=None,
                      help="first dataset index; a batch takes the next images with distinct "
                      "labels (default 0)")
@@ -79,10 +80,12 @@ def add_parser(sub) -> None:
                      default=None, help="the participant's local learning rate with "
                      "--local-steps (0.1)")
     atk = p.add_argument_group("the attack")
-    atk.add_argument("--attack", choices=("dlg", "idlg", "ig"), default="dlg",
+    atk.add_argument("--attack", choices=("dlg", "idlg", "ig", *leak_malicious.ATTACKS),
+                     default="dlg",
                      help="dlg: dlgtut's DLG (default); idlg: iDLG (the original settings with "
                      "the label read off the gradient); ig: Inverting Gradients (cosine, TV "
-                     "prior, signed Adam)")
+                     "prior, signed Adam); imprint and trap: a malicious server's model "
+                     "(Robbing the Fed; trap weights), read in closed form")
     atk.add_argument("--tv", type=real("--tv", low=0, high=1e6), default=None,
                      help="total-variation weight of --attack ig (default 0.01)")
     atk.add_argument("--paper", action="store_true",
@@ -106,11 +109,12 @@ def add_parser(sub) -> None:
     atk.add_argument("--seed", type=seed, default=1234,
                      help="seeds the model's weights and the attack (default 1234, the paper's)")
     atk.add_argument("--quiet", action="store_true", help="no progress bar")
+    leak_malicious.add_options(p)
     leak_text.add_options(p)
     p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="output folder (new, empty, or an earlier run's): metrics.json, "
-                   "reconstruction.npy/.png, progress.png, and progress.gif (images) or "
-                   "reconstruction.txt (text)")
+                   "reconstruction.npy/.png, and progress.png and progress.gif (optimisation "
+                   "attacks), breach.png (imprint, trap) or reconstruction.txt (text)")
     p.set_defaults(run=run)
 
 
@@ -122,6 +126,7 @@ def _check(args) -> None:
     if text_only:
         verb = "applies" if len(text_only) == 1 else "apply"
         raise ConfigError(f"{', '.join(text_only)} {verb} to --text only")
+    leak_malicious.check(args)
     if (args.image is None) == (args.dataset is None):
         raise ConfigError("give either --image or --dataset")
     only_with(args, {
@@ -219,6 +224,8 @@ def run(args) -> int:
     if args.text is not None:
         return leak_text.run(args)
     _check(args)
+    if args.attack in leak_malicious.ATTACKS:
+        return leak_malicious.run(args)
     import numpy as np
 
     from .. import viz

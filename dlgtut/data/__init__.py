@@ -5,10 +5,12 @@ labels, wrapped in an :class:`ImageSet` that also names the classes and says whe
 come from.
 
 Five datasets come from torchvision and need a download the first time (``cifar10``,
-``cifar100``, ``mnist``, ``svhn``, ``lfw``). Three ship with packages dlgtut already depends on
+``cifar100``, ``mnist``, ``svhn``, ``lfw``). Four ship with packages dlgtut already depends on
 and never touch the network:
 
 * ``photos``: a dozen real photographs from scikit-image and scikit-learn, one class each;
+* ``patches``: 270 tiles of the nine colour photos among them (each cut into 1, 4, 9 and 16
+  tiles), labelled by photo: enough real colour images for batches of up to 256;
 * ``faces``: 200 grayscale 25x25 crops from Labeled Faces in the Wild (scikit-image), half faces;
 * ``digits``: scikit-learn's 1797 handwritten 8x8 digits.
 

@@ -39,6 +39,7 @@ DATASETS: tuple[str, ...] = (
     "svhn",
     "lfw",
     "photos",
+    "patches",
     "faces",
     "digits",
 )
@@ -159,6 +160,35 @@ def _load_photos(size: int, channels: int | None, limit: int | None) -> ImageSet
     return ImageSet(images, torch.arange(len(names)), names, "photos", source)
 
 
+_PATCH_GRIDS = (1, 2, 3, 4)
+"""``patches`` cuts every colour photo into ``g x g`` tiles for each ``g`` here: 30 per photo."""
+
+
+def _load_patches(size: int, channels: int | None, limit: int | None) -> ImageSet:
+    """Tiles of the colour photos at four scales, interleaved so that neighbours differ.
+
+    Each photo's centre square is resized to ``g * size`` and cut into ``g x g`` tiles of
+    ``size x size``. Index order is scale, then tile, then photo: consecutive images come from
+    different photos, as in a shuffled dataset.
+    """
+    photos = [(name, arr) for name, arr in _photo_arrays() if arr.ndim == 3]
+    ch = 3 if channels is None else channels
+    tiles = []
+    for g in _PATCH_GRIDS:
+        scaled = [to_image_tensor(arr, size=g * size, channels=ch) for _, arr in photos]
+        for row in range(g):
+            for col in range(g):
+                tiles += [(p, x[:, row * size : (row + 1) * size, col * size : (col + 1) * size])
+                          for p, x in enumerate(scaled)]
+    tiles = tiles[: _take(len(tiles), limit)]
+    images = torch.stack([x for _, x in tiles]).contiguous()
+    labels = torch.tensor([p for p, _ in tiles], dtype=torch.int64)
+    names = tuple(name for name, _ in photos)
+    source = (f"{len(tiles)} tiles of {len(names)} scikit-image and scikit-learn colour photos "
+              f"(each cut into 1x1, 2x2, 3x3 and 4x4 tiles), labelled by photo")
+    return ImageSet(images, labels, names, "patches", source)
+
+
 def _load_faces(size: int, channels: int | None, limit: int | None) -> ImageSet:
     import skimage.data
 
@@ -186,7 +216,8 @@ def _load_digits(size: int, channels: int | None, limit: int | None) -> ImageSet
     return ImageSet(images, labels, tuple(str(d) for d in range(10)), "digits", source)
 
 
-_OFFLINE_LOADERS = {"photos": _load_photos, "faces": _load_faces, "digits": _load_digits}
+_OFFLINE_LOADERS = {"photos": _load_photos, "patches": _load_patches, "faces": _load_faces,
+                    "digits": _load_digits}
 
 
 @contextlib.contextmanager
@@ -275,7 +306,8 @@ def load_dataset(
     cannot be had (or ``DLGTUT_OFFLINE=1`` is set, which skips the attempt), one warning is
     logged on the ``dlgtut`` logger and its offline fallback from :data:`OFFLINE_FALLBACK` is
     returned; the result's ``name`` says which dataset was actually loaded. The offline
-    datasets (``photos``, ``faces``, ``digits``) have no train/test split and ignore ``train``.
+    datasets (``photos``, ``patches``, ``faces``, ``digits``) have no train/test split and
+    ignore ``train``.
 
     Loading a whole torchvision dataset keeps all of it in memory as floats (CIFAR-10: about
     600 MB); ``limit`` keeps only the first examples and is applied before the conversion.

@@ -5,12 +5,15 @@
   distance curve.
 * :mod:`.animation`: the attack as an animated GIF (Pillow).
 * :mod:`.text`: sentences beside the truth, wrong words in red; the distance per step.
+* :mod:`.breach`: a malicious server's closed-form read-out: truth beside what came back, and
+  the PSNR of every image against how the images fell into the block's rows.
 
 Plots have titles, axis labels and units; image grids say which row is the truth and which the
 reconstruction.
 """
 
 from .animation import save_gif
+from .breach import plot_breach, plot_breach_grid
 from .figures import BOOK_WIDTH, plot_comparison, plot_distance, plot_progress
 from .grid import image_grid
 from .text import plot_distances, plot_sentences
@@ -24,4 +27,6 @@ __all__ = [
     "save_gif",
     "plot_sentences",
     "plot_distances",
+    "plot_breach",
+    "plot_breach_grid",
 ]

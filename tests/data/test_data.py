@@ -267,6 +267,25 @@ def test_photos_options() -> None:
     assert torch.equal(big.images[0], chw(skimage.data.astronaut()))
 
 
+def test_patches() -> None:
+    s = load_dataset("patches")
+    assert s.name == "patches"
+    check_image_set(s, 270, 3, 32, 9)
+    photos = load_dataset("photos")
+    assert set(s.classes) <= set(photos.classes) and "camera" not in s.classes  # colour only
+    # The first nine are the whole photos, one per class, as the photos dataset has them.
+    for k, name in enumerate(s.classes):
+        assert s.labels[k] == k
+        assert torch.equal(s.images[k], photos.images[photos.classes.index(name)])
+    # Neighbours come from different photos, and no two tiles are the same (the closest two,
+    # dark tiles of the Hubble deep field, differ by 0.48 in L2).
+    assert (s.labels[1:] != s.labels[:-1]).all()
+    flat = s.images.flatten(1)
+    assert torch.cdist(flat, flat).add(torch.eye(270) * 1e3).min() > 0.2
+    small = load_dataset("patches", size=8, channels=1, limit=20)
+    check_image_set(small, 20, 1, 8, 9)
+
+
 def test_faces() -> None:
     s = load_dataset("faces", size=25)
     assert s.name == "faces" and s.classes == ("non-face", "face")
