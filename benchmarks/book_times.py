@@ -23,7 +23,6 @@ from pathlib import Path
 
 import jupytext
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -49,8 +48,8 @@ def run(path: Path, quick: bool, timeout: int) -> tuple[float, str | None]:
         with tempfile.TemporaryDirectory() as tmp:
             NotebookClient(nb, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": tmp}}).execute()
-    except CellExecutionError as exc:
-        error = str(exc).strip().splitlines()[-1]
+    except Exception as exc:  # a failing cell, a cell timeout, a dead kernel
+        error = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
     finally:
         for k, v in saved.items():
             if v is None:
