@@ -37,8 +37,10 @@ from ...checks import seed as check_seed
 from ...errors import AttackError, ConfigError, DataError
 from ...fl import SharedUpdate, one_hot, require_update, soft_cross_entropy
 from ...optim import CompactLBFGS
+from ...threads import threads_for
 from ..result import Reconstruction, Snapshot, Status
 from ..stopping import StopRule
+from .closed_form import rgap_images, rgap_supported
 from .identifiability import (
     AGREEMENT_PSNR,
     UNINFORMATIVE,
@@ -70,7 +72,10 @@ class DLGConfig:
             (one minus the cosine similarity of the whole gradients).
         normalize: divide the squared distance by the target gradient's squared norm, so the
             objective is scale free (and L-BFGS tolerances do not stop it early).
-        init: dummy start: ``"grey"`` (0.5 plus noise of standard deviation 1e-3), ``"randn"``
+        init: dummy start: ``"analytic"`` (what the gradient gives away in closed form:
+            :func:`~dlgtut.attacks.gradient.closed_form.rgap_images` where the model and batch
+            allow it, kept only if it matches the gradient better than a grey start; grey
+            otherwise), ``"grey"`` (0.5 plus noise of standard deviation 1e-3), ``"randn"``
             (standard normal, the paper's) or ``"rand"`` (uniform in [0, 1]).
         labels: ``"analytic"`` (read off the gradient: iDLG, or the batch rule for distinct
             labels) or ``"joint"`` (optimise a dummy soft label, the paper's DLG).
@@ -98,7 +103,7 @@ class DLGConfig:
     max_iter: int = 20
     distance: Literal["l2", "cosine"] = "l2"
     normalize: bool = True
-    init: Literal["grey", "randn", "rand"] = "grey"
+    init: Literal["analytic", "grey", "randn", "rand"] = "analytic"
     labels: Literal["analytic", "joint"] = "analytic"
     dtype: Literal["float64", "float32"] = "float64"
     stop_distance: float | None = 1e-9
@@ -116,7 +121,7 @@ class DLGConfig:
         choices = {
             "optimizer": ("lbfgs", "torch-lbfgs", "adam"),
             "distance": ("l2", "cosine"),
-            "init": ("grey", "randn", "rand"),
+            "init": ("analytic", "grey", "randn", "rand"),
             "labels": ("analytic", "joint"),
             "dtype": ("float64", "float32"),
         }
@@ -210,6 +215,7 @@ class _Problem:
         self.dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
         self.model = copy.deepcopy(update.model).to(self.dtype)
         self.params = list(self.model.parameters())
+        self.device = self.params[0].device  # the attack runs where the model lives
         for p in self.params:
             p.requires_grad_(True)
         target = update.gradient()
@@ -217,7 +223,7 @@ class _Problem:
             t.shape != p.shape for t, p in zip(target, self.params, strict=False)
         ):
             raise AttackError("the shared update does not match the public model's parameters")
-        self.target = [t.detach().to(self.dtype) for t in target]
+        self.target = [t.detach().to(self.device, self.dtype) for t in target]
         sq = sum(float((t.double() ** 2).sum()) for t in self.target)
         if not math.isfinite(sq):
             raise AttackError("the shared update contains NaN or inf")
@@ -232,7 +238,8 @@ class _Problem:
         if cfg.labels == "analytic":
             guess = analytic_labels(update)
             self.labels = guess.labels
-            self.target_probs = one_hot(self.labels, self.num_classes).to(self.dtype)
+            self.target_probs = one_hot(self.labels, self.num_classes).to(self.device,
+                                                                          self.dtype)
             if guess.warning:
                 self.warnings.append(guess.warning)
         self.sensitivity = input_sensitivity(self.model, update.input_shape, self.shape[0],
@@ -261,7 +268,9 @@ class _Problem:
         return value
 
 
-def _draw(kind: str, shape: Sequence[int], gen: torch.Generator | None, dtype) -> Tensor:
+def _draw(kind: str, shape: Sequence[int], gen: torch.Generator | None, dtype,
+          device: torch.device | None = None) -> Tensor:
+    """A start drawn on the CPU (so a seed gives the same numbers on any device), then moved."""
     if kind == "randn":
         x = torch.randn(shape, generator=gen) if gen is not None else torch.randn(shape)
     elif kind == "rand":
@@ -269,7 +278,7 @@ def _draw(kind: str, shape: Sequence[int], gen: torch.Generator | None, dtype) -
     else:
         noise = torch.randn(shape, generator=gen) if gen is not None else torch.randn(shape)
         x = 0.5 + 1e-3 * noise
-    return x.to(dtype)
+    return x.to(device=device, dtype=dtype)
 
 
 def _optimizer(cfg: DLGConfig, variables: list[Tensor]) -> torch.optim.Optimizer:
@@ -294,13 +303,20 @@ def _run_once(
     start_iteration: int,
     init: str | None = None,
     iterations: int | None = None,
+    start: Tensor | None = None,
 ) -> tuple[Status, str, int, Tensor, Tensor | None, float, list[Snapshot], list[float]]:
     cfg = problem.cfg
     iterations = iterations or cfg.iterations
-    x = _draw(init or cfg.init, problem.shape, gen, problem.dtype).requires_grad_(True)
+    kind = init or cfg.init
+    if start is not None:
+        x = start.detach().to(problem.device, problem.dtype).clone().requires_grad_(True)
+    else:
+        kind = "grey" if kind == "analytic" else kind
+        x = _draw(kind, problem.shape, gen, problem.dtype, problem.device).requires_grad_(True)
     dummy_label = None
     if cfg.labels == "joint":
-        dummy_label = _draw("randn", (problem.shape[0], problem.num_classes), gen, problem.dtype)
+        dummy_label = _draw("randn", (problem.shape[0], problem.num_classes), gen, problem.dtype,
+                            problem.device)
         dummy_label.requires_grad_(True)
     variables = [x] if dummy_label is None else [x, dummy_label]
     opt = _optimizer(cfg, variables)
@@ -318,12 +334,18 @@ def _run_once(
             return float(problem.objective(x.detach(), dummy_label, create_graph=False))
 
     d0 = current()
-    history = [Snapshot(0, x.detach().clamp(0, 1).float().clone(), d0)]
+    history = [Snapshot(0, x.detach().clamp(0, 1).float().cpu(), d0)]
     best = (d0, x.detach().clone(), None if dummy_label is None else dummy_label.detach().clone())
     rule = StopRule(cfg.stop_distance, cfg.stall_steps, deadline=deadline)
     status: Status = "max_iterations"
     message = ""
     step = 0
+    if cfg.stop_distance is not None and problem.relative(d0) < cfg.stop_distance:
+        # A start that already matches (a closed-form estimate) needs no step at all.
+        status = "converged"
+        message = (f"gradient distance {problem.relative(d0):.3g} < {cfg.stop_distance:g} "
+                   "at the start")
+        iterations = 0
     for step in range(1, iterations + 1):
         opt.step(closure)
         d = current()
@@ -347,7 +369,7 @@ def _run_once(
             lab = None if dummy_label is None else dummy_label.detach().clone()
             best = (d, xd.clone(), lab)
         if cfg.snapshot_every and step % cfg.snapshot_every == 0:
-            history.append(Snapshot(step, xd.clamp(0, 1).float().clone(), d))
+            history.append(Snapshot(step, xd.clamp(0, 1).float().cpu(), d))
         if callback is not None and callback(start_iteration + step, xd, d):
             rule.distances.append(d)
             status, message = "max_iterations", f"stopped by the callback at step {step}"
@@ -360,7 +382,7 @@ def _run_once(
         message = StopRule.exhausted(iterations, best[0])
     distances = rule.distances
     if cfg.snapshot_every and history[-1].iteration != step and math.isfinite(best[0]):
-        history.append(Snapshot(step, best[1].clamp(0, 1).float().clone(), best[0]))
+        history.append(Snapshot(step, best[1].clamp(0, 1).float().cpu(), best[0]))
     return status, message, step, best[1], best[2], best[0], history, distances
 
 
@@ -404,15 +426,47 @@ def dlg(
     if overrides:
         cfg = cfg.replace(**overrides)
     function(callback, "callback")
+    with threads_for(update.model):
+        return _attack(update, cfg, callback)
+
+
+def _analytic_start(problem: _Problem, update: SharedUpdate) -> tuple[Tensor | None, str]:
+    """R-GAP's closed-form estimate, if it applies and matches the gradient better than grey."""
+    if not rgap_supported(update):
+        why = (f"a batch of {update.batch_size}" if update.batch_size > 1
+               else "a model it cannot invert layer by layer")
+        return None, f"started from grey (no closed form for {why})"
+    try:
+        estimate = rgap_images(update).clamp(0, 1)
+    except AttackError as err:
+        return None, f"started from grey (the closed form failed: {err})"
+    estimate = estimate.to(problem.device, problem.dtype)
+    grey = torch.full_like(estimate, 0.5)
+    with torch.enable_grad():
+        ours = float(problem.objective(estimate, None, create_graph=False))
+        theirs = float(problem.objective(grey, None, create_graph=False))
+    if not ours < theirs:
+        return None, "started from grey (the closed-form estimate matched the gradient worse)"
+    return estimate, f"started from the closed-form estimate (R-GAP; distance {ours:.2g})"
+
+
+def _attack(update: SharedUpdate, cfg: DLGConfig, callback: Callback | None) -> Reconstruction:
     problem = _Problem(update, cfg)
     gen = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
     started = time.perf_counter()
     deadline = None if cfg.time_limit is None else started + cfg.time_limit
+    start, how = None, ""
+    if cfg.init == "analytic":
+        if cfg.labels != "analytic":
+            how = "started from grey (the closed form needs the analytic label)"
+        else:
+            start, how = _analytic_start(problem, update)
     total_steps = 0
     with tqdm(total=cfg.iterations, desc="DLG", disable=not cfg.progress, leave=False) as bar:
         for attempt in range(cfg.restarts + 1):
             bar.reset(total=cfg.iterations)
-            run = _run_once(problem, gen, callback, bar, deadline, total_steps)
+            run = _run_once(problem, gen, callback, bar, deadline, total_steps,
+                            start=start if attempt == 0 else None)
             status, message, steps, x, dummy_label, distance, history, distances = run
             total_steps += steps
             if status not in ("diverged", "stalled") or attempt == cfg.restarts:
@@ -420,6 +474,8 @@ def dlg(
             if deadline is not None and time.perf_counter() > deadline:
                 break
     restarts = attempt
+    if how:
+        message = f"{how}; {message}"
     if restarts:
         message += f" (after {restarts} restart{'s' if restarts > 1 else ''})"
     count = identifiability(update)
@@ -459,13 +515,13 @@ def dlg(
         message += f"; and {doubt}"
     label_probs = None
     if dummy_label is not None:
-        label_probs = F.softmax(dummy_label.float(), dim=-1)
+        label_probs = F.softmax(dummy_label.float(), dim=-1).cpu()
         labels = label_probs.argmax(dim=-1)
     else:
         assert problem.labels is not None
         labels = problem.labels.clone()
     return Reconstruction(
-        images=x.detach().float().clamp(0, 1),
+        images=x.detach().float().clamp(0, 1).cpu(),
         labels=labels,
         status=status,
         iterations=steps,
