@@ -34,14 +34,16 @@ from .common import (
 
 __all__ = ["add_parser", "run"]
 
+# dlgtut.models.MODEL_NAMES, written out so that parsing the options does not import torch
+# (tests/cli/test_leak.py checks that the two agree).
+MODEL_NAMES = ("lenet", "lenet-relu", "resnet20", "resnet56")
+
 MIN_SIZE = 3  # SSIM needs at least 3 x 3 pixels
 MAX_SIZE = 512
 
 
 def add_parser(sub) -> None:
     """Register ``leak`` on the ``dlgtut`` parser's subparsers."""
-    from ..models import MODEL_NAMES
-
     p = sub.add_parser(
         "leak",
         help="reconstruct private images and labels (or sentences) from a shared gradient",

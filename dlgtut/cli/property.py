@@ -23,6 +23,10 @@ from .common import (
 
 __all__ = ["add_parser", "run"]
 
+# dlgtut.attacks.property.FEATURES, written out so that parsing the options does not import
+# torch (tests/cli/test_property.py checks that the two agree).
+FEATURES = ("last", "all")
+
 DATASETS = ("digits", "faces")
 # Per dataset: image side, test / adversary / victim examples, batch size, server learning rate.
 _DEFAULTS = {
@@ -35,7 +39,6 @@ _DEFAULTS = {
 
 def add_parser(sub) -> None:
     """Register the ``property`` subcommand on the ``dlgtut`` parser's subparsers."""
-    from ..attacks.property import FEATURES
 
     p = sub.add_parser(
         "property",

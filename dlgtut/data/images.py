@@ -34,17 +34,21 @@ def _check_channels(channels: int | None) -> None:
 
 
 def _finish(x: Tensor, size: int, channels: int | None) -> Tensor:
-    """Channels, centre square crop and resize of an ``N x C x H x W`` float batch in [0, 1]."""
-    import torchvision.transforms.v2.functional as TF  # noqa: N812 (slow import, done lazily)
+    """Channels, centre square crop and resize of an ``N x C x H x W`` float batch in [0, 1].
 
-    if channels == 1 and x.shape[1] == 3:
-        x = TF.rgb_to_grayscale(x)
+    torchvision is imported only when a conversion is needed: an image file already at the
+    target size and channels (the common case on the command line) does without its import.
+    """
     h, w = x.shape[-2:]
-    if h != w:
-        side = min(h, w)
-        x = TF.center_crop(x, [side, side])
-    if x.shape[-1] != size:
-        x = TF.resize(x, [size, size], antialias=True).clamp(0.0, 1.0)
+    if (channels == 1 and x.shape[1] == 3) or h != w or w != size:
+        import torchvision.transforms.v2.functional as TF  # noqa: N812 (slow import)
+
+        if channels == 1 and x.shape[1] == 3:
+            x = TF.rgb_to_grayscale(x)
+        if h != w:
+            x = TF.center_crop(x, [min(h, w), min(h, w)])
+        if x.shape[-1] != size:
+            x = TF.resize(x, [size, size], antialias=True).clamp(0.0, 1.0)
     if channels == 3 and x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     return x.contiguous()

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from torchvision.utils import make_grid
 
 from ..attacks.result import Snapshot
 from ..checks import integer, number
@@ -70,9 +69,11 @@ def image_grid(
 ) -> np.ndarray:
     """A batch of images tiled into one array, ready for ``plt.imshow``.
 
-    The images are clamped to [0, 1] and tiled by :func:`torchvision.utils.make_grid`, ``nrow``
-    to a row, with ``padding`` pixels of ``pad_value`` (white by default, which separates dark
-    digits) between them. As in ``make_grid``, a single image comes back without padding.
+    The images are clamped to [0, 1] and tiled as :func:`torchvision.utils.make_grid` tiles
+    them, ``nrow`` to a row (fewer if there are fewer images), with ``padding`` pixels of
+    ``pad_value`` (white by default, which separates dark digits) between them; a single image
+    comes back without padding. It is done here in numpy: importing torchvision costs a command
+    line run more than a second.
 
     Args:
         images: ``N x C x H x W`` images, ``C`` = 1 or 3.
@@ -104,9 +105,17 @@ def image_grid(
     if nrow < 1 or padding < 0:
         raise ConfigError(f"need nrow >= 1 and padding >= 0, got nrow={nrow}, padding={padding}")
     number(pad_value, "pad_value", low=0, high=1)
-    grid = make_grid(batch, nrow=nrow, padding=padding, pad_value=pad_value)
-    if batch.shape[1] == 1:
-        return grid[0].numpy()
-    return np.ascontiguousarray(grid.permute(1, 2, 0).numpy())
+    array = batch.numpy()
+    if array.shape[0] == 1:
+        return _to_display(batch[0])
+    n, c, h, w = array.shape
+    cols = min(nrow, n)
+    rows = math.ceil(n / cols)
+    grid = np.full((c, rows * (h + padding) + padding, cols * (w + padding) + padding),
+                   pad_value, dtype=np.float32)
+    for k in range(n):
+        top, left = (k // cols) * (h + padding) + padding, (k % cols) * (w + padding) + padding
+        grid[:, top:top + h, left:left + w] = array[k]
+    return grid[0] if c == 1 else np.ascontiguousarray(grid.transpose(1, 2, 0))
 
 

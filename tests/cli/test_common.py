@@ -101,3 +101,28 @@ def test_metrics_are_strict_json_and_record_what_the_numbers_depend_on(tmp_path)
     env = metrics["environment"]
     assert set(env) >= {"dlgtut", "torch", "numpy", "python", "threads"}
     assert env == json_safe(environment())
+
+
+def test_choices_written_out_for_a_fast_parser_match_the_library():
+    from dlgtut.attacks.property import FEATURES
+    from dlgtut.cli import defend, leak, property
+    from dlgtut.models import MODEL_NAMES
+    from dlgtut.tradeoff import DEFAULT_GRIDS
+
+    assert leak.MODEL_NAMES == MODEL_NAMES
+    assert property.FEATURES == FEATURES
+    assert defend.DEFENSES == tuple(DEFAULT_GRIDS)
+
+
+def test_help_and_argument_errors_do_not_import_torch():
+    # `--help` and a bad option answer at once: torch (and matplotlib, scipy) are imported
+    # only by the command that runs.
+    import subprocess
+    import sys
+
+    code = ("import sys; from dlgtut.cli import main; main(['leak', '--help']); "
+            "main(['membership', '--lr', 'nan', '--out', 'x']); "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60).stdout
+    assert out.strip().splitlines()[-1] == "[]", out

@@ -314,3 +314,20 @@ def test_text_figures_refuse_ids_outside_the_vocabulary(refused):
             titles="one")
     refused(DataError, "distances must be numbers", plot_distances, ["x"])
     refused(WrongTypeError, "ax must be a matplotlib Axes", plot_distances, [1.0], ax=3)
+
+
+@pytest.mark.parametrize("n,c,nrow,padding,pad_value", [
+    (4, 3, None, 2, 1.0), (10, 1, 5, 1, 1.0), (7, 3, 3, 0, 0.5), (1, 3, None, 2, 1.0),
+    (3, 1, 8, 2, 0.0),
+])
+def test_image_grid_tiles_exactly_as_torchvision_does(n, c, nrow, padding, pad_value):
+    # image_grid tiles in numpy to spare the command line torchvision's import; the layout
+    # must stay make_grid's, pixel for pixel.
+    from torchvision.utils import make_grid
+
+    x = torch.rand(n, c, 6, 5, generator=torch.Generator().manual_seed(n))
+    ours = image_grid(x, nrow=nrow, padding=padding, pad_value=pad_value)
+    grid = make_grid(x, nrow=nrow or int(np.ceil(np.sqrt(n))), padding=padding,
+                     pad_value=pad_value)
+    ref = grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
+    assert np.array_equal(ours, ref)
