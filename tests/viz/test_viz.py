@@ -314,3 +314,17 @@ def test_text_figures_refuse_ids_outside_the_vocabulary(refused):
             titles="one")
     refused(DataError, "distances must be numbers", plot_distances, ["x"])
     refused(WrongTypeError, "ax must be a matplotlib Axes", plot_distances, [1.0], ax=3)
+
+
+def test_figures_and_the_gif_take_tensors_from_any_device(device, tmp_path):
+    truth = _rand(3, 1, 8, 8).to(device)
+    history = [Snapshot(s.iteration, s.images.to(device), s.distance) for s in _history(4, n=3)]
+    rec = history[-1].images
+    labels = torch.tensor([1, 2, 3], device=device)
+    fig = plot_comparison(truth, rec, true_labels=labels, pred_labels=labels,
+                          scores=score(rec, labels, truth, labels))
+    assert len(_image_axes(fig)) == 6
+    assert len(_image_axes(plot_progress(history, truth))) == 5
+    assert image_grid(truth).shape == (22, 22)
+    with Image.open(save_gif(history, tmp_path / "a.gif", truth=truth)) as gif:
+        assert gif.n_frames == 4
