@@ -16,15 +16,13 @@ The rule, everywhere in dlgtut:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from .checks import module
 from .errors import ConfigError
 
-__all__ = ["DEVICE_CHOICES", "resolve_device", "model_device", "to_device", "device_generator"]
+__all__ = ["DEVICE_CHOICES", "resolve_device", "model_device", "device_generator"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 """What ``--device`` takes on the command line (the library also takes ``"cuda:N"``)."""
@@ -79,21 +77,6 @@ def model_device(model: nn.Module) -> torch.device:
     for t in (*module(model).parameters(), *model.buffers()):
         return t.device
     return torch.device("cpu")
-
-
-def to_device(value: Any, device: str | torch.device) -> Any:
-    """A tensor, or a tuple or list of them, on ``device`` (anything else is returned as is).
-
-    Example:
-        >>> to_device((torch.zeros(1), [torch.ones(2)], "x"), "cpu")
-        (tensor([0.]), [tensor([1., 1.])], 'x')
-    """
-    if isinstance(value, Tensor):
-        return value.to(device)
-    if isinstance(value, tuple | list):
-        moved = [to_device(v, device) for v in value]
-        return tuple(moved) if isinstance(value, tuple) else moved
-    return value
 
 
 def device_generator(seed: int, device: str | torch.device) -> torch.Generator:

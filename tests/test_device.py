@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlgtut.device import device_generator, model_device, resolve_device, to_device
+from dlgtut.device import device_generator, model_device, resolve_device
 from dlgtut.errors import ConfigError, WrongTypeError
 
 
@@ -51,12 +51,6 @@ def test_model_device_follows_parameters_then_buffers(refused):
     assert model_device(norm) == torch.device("meta")
     assert model_device(nn.ReLU()) == torch.device("cpu")  # nothing to go by
     refused(WrongTypeError, "must be a torch.nn.Module", model_device, "net")
-
-
-def test_to_device_moves_tensors_and_keeps_the_container():
-    moved = to_device((torch.zeros(2), [torch.ones(1)], 3), "meta")
-    assert isinstance(moved, tuple) and isinstance(moved[1], list) and moved[2] == 3
-    assert moved[0].device.type == "meta" and moved[1][0].device.type == "meta"
 
 
 def test_device_generator_on_the_cpu_is_the_seeded_cpu_generator():

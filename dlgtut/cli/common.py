@@ -25,9 +25,12 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported when a command runs, not when the parser is built
+    import torch
 
 __all__ = [
     "Parser",
@@ -248,7 +251,7 @@ def forget_empty_outputs() -> None:
             pass
 
 
-def environment(device=None) -> dict[str, Any]:
+def environment(device: torch.device | str | None = None) -> dict[str, Any]:
     """What a run's numbers depend on besides its options: versions, threads, machine, device.
 
     Args:
@@ -295,7 +298,8 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def write_metrics(out: Path, metrics: dict[str, Any], *, device=None) -> Path:
+def write_metrics(out: Path, metrics: dict[str, Any], *,
+                  device: torch.device | str | None = None) -> Path:
     """Write ``metrics`` and :func:`environment` (with ``device``) to ``out/metrics.json``.
 
     The file is strict JSON.
