@@ -14,6 +14,9 @@ it costs. The DLG paper's grid (Zhu et al., 2019, section 5) is the reference:
 
 Larger batches, several local steps and DP-SGD are not transforms of one update but ways of
 computing it; they are settings of :class:`~dlgtut.fl.Participant` and of Opacus.
+
+A defended update stays on the device of the update it was given. The noise is drawn on the CPU
+from the seeded generator and then moved, so a seed gives the same noise on every device.
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ def gaussian_noise(
     update = _update(update, "gaussian_noise")
     _check_variance(variance)
     gen, std = _generator(seed), math.sqrt(variance)
-    noisy = [t + std * torch.randn(t.shape, generator=gen, dtype=t.dtype) for t in update.tensors]
+    noisy = [t + (std * torch.randn(t.shape, generator=gen, dtype=t.dtype)).to(t.device)
+             for t in update.tensors]
     return _with(update, noisy, defense=f"gaussian noise, variance {variance:g}")
 
 
@@ -103,7 +107,7 @@ def laplacian_noise(
         u = torch.rand(t.shape, generator=gen, dtype=torch.float64) - 0.5
         # Inverse CDF of the Laplace distribution; u = -0.5 exactly has probability zero.
         sample = -scale * torch.sign(u) * torch.log1p(-2 * u.abs())
-        out.append(t + sample.to(t.dtype))
+        out.append(t + sample.to(t))  # drawn on the CPU, added on the update's device
     return _with(update, out, defense=f"laplacian noise, variance {variance:g}")
 
 

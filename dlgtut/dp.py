@@ -18,6 +18,7 @@ from torch import nn
 
 from .checks import as_model_input, integer, model_output, model_parameters, number
 from .checks import seed as check_seed
+from .device import device_generator
 from .errors import DataError, WrongTypeError
 from .fl import PrivateBatch, SharedUpdate, one_hot, soft_cross_entropy
 
@@ -44,10 +45,12 @@ def dp_sgd_update(
         batch: the private batch; its gradient is the mean of the clipped per-example ones.
         noise_multiplier: sigma: noise standard deviation relative to ``max_grad_norm``.
         max_grad_norm: the clipping bound C on each example's gradient norm.
-        seed: seed of the noise (None: Opacus's own generator).
+        seed: seed of the noise (None: Opacus's own generator). Opacus draws the noise on the
+            model's device, so on CUDA a seed gives other noise than on the CPU.
 
     Returns:
-        A ``"gradient"`` :class:`~dlgtut.fl.SharedUpdate`; ``meta`` holds the DP settings.
+        A ``"gradient"`` :class:`~dlgtut.fl.SharedUpdate` on the model's device (where Opacus
+        runs); ``meta`` holds the DP settings.
 
     Raises:
         ConfigError: a negative or non-finite ``noise_multiplier``, a ``max_grad_norm`` that is
@@ -96,7 +99,7 @@ def dp_sgd_update(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Opacus warns that its secure RNG is off
         engine = PrivacyEngine(secure_mode=False)
-        gen = None if seed is None else torch.Generator().manual_seed(seed)
+        gen = None if seed is None else device_generator(seed, images.device)
         dp_model, dp_opt, dp_loader = engine.make_private(
             module=local, optimizer=opt, data_loader=loader, noise_multiplier=noise_multiplier,
             max_grad_norm=max_grad_norm, poisson_sampling=False, noise_generator=gen,

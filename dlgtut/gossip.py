@@ -84,7 +84,8 @@ def decentralised_round(
        those of its neighbours, :math:`W_j \leftarrow \frac{1}{1 + |N_j|} \sum_{i \in \{j\}
        \cup N_j} (W_i + \Delta W_i)`, computed from what it received.
 
-    Only parameters are averaged (buffers such as BatchNorm statistics stay local).
+    Only parameters are averaged (buffers such as BatchNorm statistics stay local). Every node
+    trains on its own model's device, and averages on it.
 
     Args:
         models: one model per node, changed in place.
@@ -144,5 +145,5 @@ def decentralised_round(
         for j, model in enumerate(models):
             group = [weights[j]] + [updated(u) for u in received[j]]
             for p, *values in zip(model.parameters(), *group, strict=True):
-                p.copy_(torch.stack(values).mean(0))
+                p.copy_(torch.stack([v.to(p) for v in values]).mean(0))  # on node j's device
     return received

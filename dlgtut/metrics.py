@@ -14,7 +14,9 @@ reports, per true image and as batch means:
   and the fraction of images recovered exactly, :func:`fraction_exact` (PSNR above
   :data:`EXACT_PSNR_DB`).
 
-The per-image functions compute in float64 and return the dtype of their input.
+The per-image functions compute in float64 and return the dtype of their input. The inputs may
+live on any device (a reconstruction on the GPU, the truth on the CPU): the scores are computed
+and returned on the CPU, where scikit-image and SciPy work anyway.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def _out_dtype(pred: Tensor, target: Tensor) -> torch.dtype:
 
 
 def _mse64(pred: Tensor, target: Tensor) -> Tensor:
-    diff = pred.detach().double() - target.detach().double()
+    diff = pred.detach().cpu().double() - target.detach().cpu().double()
     return diff.square().flatten(1).mean(1)
 
 
@@ -105,7 +107,7 @@ def mse(pred: Tensor, target: Tensor) -> Tensor:
         target: ``N x C x H x W`` true images.
 
     Returns:
-        ``N`` values, in the input's floating dtype.
+        ``N`` values on the CPU, in the input's floating dtype.
 
     Raises:
         DataError: the inputs are not 4-D float tensors of one shape, or hold NaN or inf.
@@ -135,7 +137,7 @@ def psnr(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
         data_range: the span of possible pixel values (1 for images in [0, 1]).
 
     Returns:
-        ``N`` values in dB, in the input's floating dtype.
+        ``N`` values in dB on the CPU, in the input's floating dtype.
 
     Raises:
         DataError: the inputs are not 4-D float tensors of one shape or hold NaN or inf, or
@@ -183,7 +185,7 @@ def ssim(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
         data_range: the span of possible pixel values (1 for images in [0, 1]).
 
     Returns:
-        ``N`` values in [-1, 1], in the input's floating dtype.
+        ``N`` values in [-1, 1] on the CPU, in the input's floating dtype.
 
     Raises:
         DataError: the inputs are not 4-D float tensors of one shape, hold NaN or inf, or are

@@ -15,6 +15,7 @@ from torch import nn
 
 from .checks import flag, integer, module
 from .checks import seed as check_seed
+from .device import resolve_device
 from .errors import ConfigError
 
 __all__ = ["LeNet", "ResNet", "paper_init_", "build_model", "MODEL_NAMES"]
@@ -231,8 +232,12 @@ def build_model(
     num_classes: int = 100,
     image_size: int = 32,
     seed: int | None = None,
+    device: str | torch.device = "cpu",
 ) -> nn.Module:
     """Build a model by name: ``lenet`` (the paper's), ``lenet-relu``, ``resnet20``, ``resnet56``.
+
+    The weights are drawn on the CPU from the seeded generator and then moved to ``device``, so
+    a seed gives the same network on every device.
 
     Args:
         name: one of :data:`MODEL_NAMES`.
@@ -240,13 +245,19 @@ def build_model(
         num_classes: number of outputs.
         image_size: input height and width.
         seed: initialisation seed (see :class:`LeNet` and :class:`ResNet`).
+        device: where the model lives (``"cpu"``, ``"cuda"``, ``"auto"``, ...; see
+            :func:`dlgtut.device.resolve_device`).
+
+    Raises:
+        ConfigError: an unknown name, or a device this machine does not have.
     """
+    device = resolve_device(device)
     if not isinstance(name, str):
         raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     if name == "lenet":
-        return LeNet(in_channels, num_classes, image_size, "sigmoid", seed)
+        return LeNet(in_channels, num_classes, image_size, "sigmoid", seed).to(device)
     if name == "lenet-relu":
-        return LeNet(in_channels, num_classes, image_size, "relu", seed)
+        return LeNet(in_channels, num_classes, image_size, "relu", seed).to(device)
     if name.startswith("resnet") and name[6:].isdigit() and name in MODEL_NAMES:
-        return ResNet(int(name[6:]), in_channels, num_classes, seed=seed)
+        return ResNet(int(name[6:]), in_channels, num_classes, seed=seed).to(device)
     raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")

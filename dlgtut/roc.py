@@ -22,6 +22,8 @@ __all__ = ["RocSummary", "roc_summary", "tpr_at_fpr", "plot_roc"]
 
 def _as_arrays(scores, labels) -> tuple[np.ndarray, np.ndarray]:
     s = array(scores, "scores", finite=False).reshape(-1)
+    if hasattr(labels, "detach"):  # a tensor, on any device
+        labels = labels.detach().cpu()
     try:
         y = np.asarray(labels).reshape(-1)
     except (TypeError, ValueError):

@@ -86,7 +86,7 @@ def aggregate(updates: Sequence[SharedUpdate]) -> tuple[Tensor, ...]:
             (``"gradient"`` or ``"weight_delta"``) and with tensors of the same shapes.
 
     Returns:
-        One tensor per parameter, in ``model.parameters()`` order.
+        One tensor per parameter, in ``model.parameters()`` order, on the updates' device.
 
     Raises:
         DataError: no updates, something that is not a SharedUpdate, or mismatched shapes.
@@ -124,7 +124,7 @@ def aggregate(updates: Sequence[SharedUpdate]) -> tuple[Tensor, ...]:
     mean = []
     for parts in zip(*(u.tensors for u in updates), strict=True):
         stacked = torch.stack(parts)
-        w = weights.to(stacked.dtype).reshape(-1, *([1] * parts[0].ndim))
+        w = weights.to(stacked).reshape(-1, *([1] * parts[0].ndim))  # its dtype and device
         mean.append((w * stacked).sum(0))
     return tuple(mean)
 
@@ -420,8 +420,10 @@ def federated_training(
       ``local_steps`` local SGD steps at ``lr`` on successive minibatches of ``batch_size``;
       the server adds the average weight change.
 
-    All randomness (who takes part, which examples) comes from one generator seeded with
-    ``seed``, so the same arguments give the same numbers. ``model`` itself is not changed.
+    All randomness (who takes part, which examples) comes from one CPU generator seeded with
+    ``seed``, so the same arguments give the same numbers (on any device). ``model`` itself is
+    not changed. Training runs on the model's device: the data stay where they are and each
+    batch moves to the model, and the recorded updates and states live on the model's device.
 
     Args:
         model: the initial global model.

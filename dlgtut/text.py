@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from .checks import integer
 from .checks import seed as check_seed
+from .device import model_device
 from .errors import ConfigError, DataError, WrongTypeError
 from .fl import one_hot, soft_cross_entropy
 
@@ -352,7 +353,8 @@ def next_token_loss(model: TinyLM, ids: Tensor) -> Tensor:
     """Mean cross entropy of predicting ``ids[:, 1:]`` from ``ids[:, :-1]``.
 
     It is :func:`~dlgtut.fl.soft_cross_entropy` on one-hot targets over all ``N (T - 1)``
-    positions, the loss the text attack matches gradients through.
+    positions, the loss the text attack matches gradients through. It is computed on the
+    model's device (the ids are moved there).
 
     Raises:
         WrongTypeError: ``model`` is not a :class:`TinyLM`.
@@ -370,6 +372,7 @@ def next_token_loss(model: TinyLM, ids: Tensor) -> Tensor:
     if ids.shape[0] == 0 or ids.shape[1] < 2:
         raise DataError(f"ids must hold a sentence of 2 tokens or more, got shape "
                         f"{tuple(ids.shape)}")
+    ids = ids.to(model_device(model))
     logits = model(ids[:, :-1])
     target = one_hot(ids[:, 1:].reshape(-1), logits.shape[-1]).to(logits.dtype)
     return soft_cross_entropy(logits.reshape(-1, logits.shape[-1]), target)
@@ -513,6 +516,8 @@ def require_text_update(update, who: str) -> TextUpdate:
 
 class TextParticipant:
     """An honest participant: shares the next-token gradient of its private sentences.
+
+    The gradient is computed on the model's device, where the shared tensors stay.
 
     Args:
         model: the public language model of this round (never modified).

@@ -33,6 +33,7 @@ import torch
 
 from .checks import axes, instance, integer, number, replace
 from .checks import seed as check_seed
+from .device import resolve_device
 from .errors import ConfigError, WrongTypeError
 
 __all__ = ["Setting", "TradeoffPoint", "measure", "sweep", "plot_tradeoff", "DEFAULT_GRIDS"]
@@ -135,10 +136,10 @@ class TradeoffPoint:
         return dataclasses.asdict(self)
 
 
-def _model(s: Setting):
+def _model(s: Setting, device: torch.device):
     from .models import LeNet
 
-    return LeNet(1, 10, s.image_size, "tanh", seed=s.seed, init="default")
+    return LeNet(1, 10, s.image_size, "tanh", seed=s.seed, init="default").to(device)
 
 
 def _attack_size(name: str, value) -> int:
@@ -195,7 +196,7 @@ def _update_transform(name, value, seed):
     return None
 
 
-def _attack_quality(name, value, s: Setting, data) -> tuple[float, float, float, float]:
+def _attack_quality(name, value, s: Setting, data, device) -> tuple[float, float, float, float]:
     from .attacks import dlg, inverting_gradients
     from .defenses import secure_aggregate
     from .dp import dp_sgd_update
@@ -209,7 +210,7 @@ def _attack_quality(name, value, s: Setting, data) -> tuple[float, float, float,
     for k in range(s.attack_images):
         images, labels, _ = test_pool.batch(k * 10 * size, size)
         batch = PrivateBatch(images, labels)
-        net = _model(s)
+        net = _model(s, device)
         if name == "secure-aggregation":
             update = secure_aggregate([Participant(net).fedsgd(PrivateBatch(images[i:i + 1],
                                        labels[i:i + 1])) for i in range(size)])
@@ -235,7 +236,7 @@ def _attack_quality(name, value, s: Setting, data) -> tuple[float, float, float,
     return tuple(sum(r[i] for r in results) / len(results) for i in range(4))
 
 
-def _accuracy(name, value, s: Setting, data) -> tuple[float, float | None]:
+def _accuracy(name, value, s: Setting, data, device) -> tuple[float, float | None]:
     from .dp import dp_epsilon, dp_sgd_update
     from .server import federated_training, split_among
 
@@ -245,17 +246,17 @@ def _accuracy(name, value, s: Setting, data) -> tuple[float, float | None]:
     kwargs = dict(rounds=s.rounds, lr=s.lr, batch_size=s.batch_size, seed=s.seed)
     epsilon = None
     if name == "local-steps":
-        log = federated_training(_model(s), parts, test, algorithm="fedavg",
+        log = federated_training(_model(s, device), parts, test, algorithm="fedavg",
                                  local_steps=int(value), **kwargs)
     elif name == "batch":
-        log = federated_training(_model(s), parts, test, algorithm="fedsgd",
+        log = federated_training(_model(s, device), parts, test, algorithm="fedsgd",
                                  **{**kwargs, "batch_size": int(value)})
     elif name == "secure-aggregation":
         # The server sees only the mean; averaging is what it does anyway: training is unchanged.
-        log = federated_training(_model(s), parts, test, algorithm="fedsgd", **kwargs)
+        log = federated_training(_model(s, device), parts, test, algorithm="fedsgd", **kwargs)
     elif name == "dp-sgd":
         log = federated_training(
-            _model(s), parts, test, algorithm="fedsgd",
+            _model(s, device), parts, test, algorithm="fedsgd",
             update_fn=lambda model, batch: dp_sgd_update(
                 model, batch, noise_multiplier=value, max_grad_norm=s.clip),
             **kwargs,
@@ -264,39 +265,43 @@ def _accuracy(name, value, s: Setting, data) -> tuple[float, float | None]:
         epsilon = dp_epsilon(value, min(1.0, s.batch_size / per_participant), s.rounds,
                              s.delta)
     else:
-        log = federated_training(_model(s), parts, test, algorithm="fedsgd",
+        log = federated_training(_model(s, device), parts, test, algorithm="fedsgd",
                                  defense=_update_transform(name, value, s.seed), **kwargs)
     acc = log.accuracy[-1]
     return (acc if math.isfinite(acc) else 0.0), epsilon
 
 
-def measure(name: str, value: float | None = None, setting: Setting | None = None) -> TradeoffPoint:
+def measure(name: str, value: float | None = None, setting: Setting | None = None, *,
+            device: str | torch.device = "cpu") -> TradeoffPoint:
     """Measure one defence at one strength: attack quality and defended training accuracy.
 
     Args:
         name: a key of :data:`DEFAULT_GRIDS`.
         value: the strength (ignored by ``none``, ``float16``, ``int8``).
         setting: the shared :class:`Setting` (default one if None).
+        device: where the models live, and so where the participants, the training run and
+            the attacks compute (see :func:`dlgtut.device.resolve_device`).
 
     Raises:
-        ConfigError: unknown defence, a missing or invalid value, or a setting whose test
-            images are too few for its attacks.
+        ConfigError: unknown defence, a missing or invalid value, a setting whose test images
+            are too few for its attacks, or a device this machine does not have.
         WrongTypeError: ``setting`` is not a :class:`Setting`.
     """
     s = Setting() if setting is None else instance(setting, Setting, "setting")
     check_defense(name, value)
+    device = resolve_device(device)
     torch.manual_seed(s.seed)
     data = _data(s, name, value)
-    mse, psnr, ssim, lab = _attack_quality(name, value, s, data)
-    acc, eps = _accuracy(name, value, s, data)
+    mse, psnr, ssim, lab = _attack_quality(name, value, s, data, device)
+    acc, eps = _accuracy(name, value, s, data, device)
     return TradeoffPoint(name, value, mse, psnr, ssim, lab, acc, eps)
 
 
 def sweep(name: str, values: Sequence | None = None, setting: Setting | None = None,
-          *, progress: bool = False) -> list[TradeoffPoint]:
+          *, progress: bool = False, device: str | torch.device = "cpu") -> list[TradeoffPoint]:
     """:func:`measure` over a grid of strengths (the defence's default grid if None).
 
-    Every value (and the setting) is checked before the first measurement runs.
+    Every value (and the setting and the device) is checked before the first measurement runs.
     """
     from tqdm.auto import tqdm
 
@@ -310,8 +315,10 @@ def sweep(name: str, values: Sequence | None = None, setting: Setting | None = N
     s = Setting() if setting is None else instance(setting, Setting, "setting")
     for v in grid:
         check_defense(name, v)
+    device = resolve_device(device)
     _data(s, name, max(grid, key=lambda v: _attack_size(name, v)))  # test images for every v
-    return [measure(name, v, s) for v in tqdm(grid, desc=name, disable=not progress)]
+    return [measure(name, v, s, device=device)
+            for v in tqdm(grid, desc=name, disable=not progress)]
 
 
 def plot_tradeoff(points: Sequence[TradeoffPoint], *, baseline: TradeoffPoint | None = None,

@@ -130,9 +130,10 @@ def train_classifier(
         on_epoch: optional ``callable(epoch, model)`` called after every epoch (for example to
             record test accuracy or to snapshot the model).
 
-    The images follow the model's dtype and device. Everything is checked before the first
-    step: the settings, the data, and that the model takes the images and has a class for
-    every label.
+    Training runs on the model's device: the images follow its dtype and device. The shuffles
+    are drawn on the CPU, so a seed gives the same order on every device. Everything is checked
+    before the first step: the settings, the data, and that the model takes the images and has
+    a class for every label.
 
     Raises:
         ConfigError: ``epochs`` or ``batch_size`` that is not a positive integer, ``lr`` that
@@ -170,7 +171,7 @@ def train_classifier(
     n = len(labels)
     model.train()
     for epoch in range(epochs):
-        order = torch.randperm(n, generator=gen)
+        order = torch.randperm(n, generator=gen).to(images.device)  # drawn on the CPU
         total = 0.0
         for lo in range(0, n, batch_size):
             idx = order[lo : lo + batch_size]
@@ -189,9 +190,10 @@ def train_classifier(
 
 
 def predict_logits(model: nn.Module, images: Tensor, *, batch_size: int = 1024) -> Tensor:
-    """The model's logits for ``images``, in eval mode and without autograd.
+    """The model's logits for ``images``, in eval mode and without autograd, on the CPU.
 
-    The images follow the model's dtype and device, ``batch_size`` at a time.
+    The model runs on its own device: the images follow its dtype and device, ``batch_size``
+    at a time, and the logits come back to the CPU (in the model's dtype).
 
     Raises:
         WrongTypeError: ``model`` is not a module.
@@ -206,7 +208,8 @@ def predict_logits(model: nn.Module, images: Tensor, *, batch_size: int = 1024) 
     model.eval()
     try:
         with torch.no_grad():
-            return torch.cat([model_output(model, as_model_input(model, images[lo:lo + batch_size]))
-                              for lo in range(0, len(images), batch_size)])
+            return torch.cat([
+                model_output(model, as_model_input(model, images[lo:lo + batch_size])).cpu()
+                for lo in range(0, len(images), batch_size)])
     finally:
         model.train(was_training)

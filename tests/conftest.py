@@ -12,6 +12,10 @@ what ran before. So, for every module and every test:
 
 With that, a test passes or fails the same way alone, in the file's order and in random order
 (``python3 dev.py test --random-order``).
+
+Devices: a test that takes the ``device`` fixture runs on the CPU and again on CUDA; the CUDA
+run is skipped, with the reason, on a machine without a CUDA device. A test that only makes
+sense on CUDA (a CUDA result against the CPU one) takes the ``cuda`` fixture instead.
 """
 
 from __future__ import annotations
@@ -57,8 +61,27 @@ def _same_state_for_every_test():
     assert not leaked, f"the test changed global state: {', '.join(leaked)}"
 
 
+NO_CUDA = "needs a CUDA device; torch.cuda.is_available() is False on this machine"
+
+
 def pytest_report_header(config) -> str:
-    return f"dlgtut: torch {torch.__version__}, {THREADS} thread(s) per test"
+    cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none (CUDA tests skip)"
+    return f"dlgtut: torch {torch.__version__}, {THREADS} thread(s) per test, CUDA: {cuda}"
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason=NO_CUDA))])
+def device(request) -> torch.device:
+    """The device a test runs on: the CPU, then CUDA when the machine has it."""
+    return torch.device(request.param)
+
+
+@pytest.fixture()
+def cuda() -> torch.device:
+    """The CUDA device, for a test that compares it with the CPU; skipped without one."""
+    if not torch.cuda.is_available():
+        pytest.skip(NO_CUDA)
+    return torch.device("cuda")
 
 
 @pytest.fixture()

@@ -169,3 +169,24 @@ def test_secure_aggregation_refuses_what_is_not_a_list_of_updates(refused, digit
     other = Participant(LeNet(1, 10, 16, seed=0)).fedsgd(digit)
     odd = dataclasses.replace(other, input_shape=(1, 8, 32))
     refused(DataError, "one input shape and class count", secure_aggregate, [update, odd])
+
+
+@pytest.mark.parametrize("name,value", [("gaussian", 1e-2), ("laplacian", 1e-2),
+                                        ("float16", None), ("int8", None), ("prune", 0.3)])
+def test_a_defended_update_stays_on_its_device_and_a_seed_draws_the_same_noise(
+        device, digit, name, value):
+    net = LeNet(1, 10, 16, seed=1234)
+    on_cpu = Participant(net).fedsgd(digit)
+    on_device = Participant(LeNet(1, 10, 16, seed=1234).to(device)).fedsgd(digit)
+    a = make_defense(name, value, seed=7)(on_cpu)
+    b = make_defense(name, value, seed=7)(on_device)
+    assert all(t.device.type == device.type for t in b.tensors)
+    if name in ("gaussian", "laplacian"):  # the noise itself, drawn on the CPU from the seed
+        torch.testing.assert_close((_flat(b) - _flat(on_device)).cpu(), _flat(a) - _flat(on_cpu))
+
+
+def test_a_float64_update_is_defended_in_float64(digit):
+    update = Participant(LeNet(1, 10, 16, seed=1234).double()).fedsgd(digit)
+    for defend in (make_defense("gaussian", 1e-2), make_defense("laplacian", 1e-2),
+                   half_precision, int8_quantize, make_defense("prune", 0.3)):
+        assert all(t.dtype == torch.float64 for t in defend(update).tensors)

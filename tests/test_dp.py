@@ -125,3 +125,21 @@ def test_dp_sgd_update_follows_the_models_dtype():
 ])
 def test_dp_epsilon_refuses_bad_settings(refused, args, fragment):
     refused(ConfigError, fragment, dp_epsilon, *args)
+
+
+def test_dp_sgd_runs_on_the_models_device(device, setting):
+    _, batch = setting
+    net = LeNet(1, 10, 16, "tanh", seed=0, init="default").to(device)
+    update = dp_sgd_update(net, batch, noise_multiplier=1.0, seed=3)
+    assert all(t.device.type == device.type for t in update.tensors)
+    again = dp_sgd_update(update.model, batch, noise_multiplier=1.0, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(update.tensors, again.tensors, strict=True))
+
+
+def test_dp_sgd_without_noise_on_cuda_equals_the_cpu_update(cuda, setting):
+    net, batch = setting
+    on_cpu = dp_sgd_update(net, batch, noise_multiplier=0.0, max_grad_norm=0.1)
+    on_cuda = dp_sgd_update(LeNet(1, 10, 16, "tanh", seed=0, init="default").to(cuda), batch,
+                            noise_multiplier=0.0, max_grad_norm=0.1)
+    for a, b in zip(on_cpu.tensors, on_cuda.tensors, strict=True):
+        torch.testing.assert_close(b.cpu(), a, rtol=1e-4, atol=1e-6)

@@ -1,5 +1,7 @@
 """The honest participant and what it shares."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -211,3 +213,25 @@ def test_a_hand_made_update_with_impossible_facts_is_refused(refused, change, er
     net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0)
     update = Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([3])))
     refused(error, fragment, dlg, dataclasses.replace(update, **change))
+
+
+def test_the_update_and_its_model_stay_on_the_models_device(device):
+    net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0).to(device)
+    batch = PrivateBatch(torch.rand(2, 1, 8, 8), torch.tensor([3, 5]))  # on the CPU
+    for update in (Participant(net).fedsgd(batch),
+                   Participant(net).fedavg(batch, local_steps=2, lr=0.1)):
+        assert all(t.device.type == device.type for t in update.tensors)
+        assert next(update.model.parameters()).device.type == device.type
+    assert batch.images.device.type == "cpu"  # the private batch itself is not moved
+
+
+def test_an_update_on_cuda_equals_the_cpu_one(cuda):
+    net = LeNet(in_channels=1, num_classes=10, image_size=8, activation="relu", seed=0)
+    batch = PrivateBatch(torch.rand(4, 1, 8, 8), torch.tensor([3, 5, 3, 1]))
+    for share in (lambda p: p.fedsgd(batch),
+                  lambda p: p.fedavg(batch, local_steps=3, lr=0.1, minibatch_size=2)):
+        on_cpu = share(Participant(net))
+        on_cuda = share(Participant(copy.deepcopy(net).to(cuda)))
+        for a, b in zip(on_cpu.tensors, on_cuda.tensors, strict=True):
+            assert b.device.type == "cuda"
+            torch.testing.assert_close(b.cpu(), a, rtol=1e-4, atol=1e-6)

@@ -111,3 +111,16 @@ def test_decentralised_round_refuses_models_of_different_architectures(refused):
             batches, ring(3), lr=0.1)
     refused(WrongTypeError, "model 1 must be a torch.nn.Module, got dict", decentralised_round,
             [models[0], {}, models[1]], batches, ring(3), lr=0.1)
+
+
+def test_a_gossip_round_runs_on_the_models_device(device):
+    nets = [_tiny(k).to(device) for k in range(3)]
+    cpu = [_tiny(k) for k in range(3)]
+    data = [_batch(2, k) for k in range(3)]
+    got = decentralised_round(nets, data, ring(3), local_steps=2, lr=0.1)
+    decentralised_round(cpu, data, ring(3), local_steps=2, lr=0.1)
+    assert all(t.device.type == device.type for t in got[0][0].tensors)
+    for net, ref in zip(nets, cpu, strict=True):
+        for a, b in zip(net.parameters(), ref.parameters(), strict=True):
+            assert a.device.type == device.type
+            torch.testing.assert_close(a.detach().cpu(), b.detach())

@@ -337,3 +337,24 @@ def test_fraction_exact_counts_strictly_above_the_threshold() -> None:
     assert fraction_exact([25.0], threshold_db=20) == 1.0
     with pytest.raises(DataError, match="no PSNR values"):
         fraction_exact([])
+
+
+def test_scores_take_images_from_any_device_and_come_back_on_the_cpu(device):
+    gen = torch.Generator().manual_seed(0)
+    truth = torch.rand(3, 1, 8, 8, generator=gen)
+    rec = (truth + 0.05 * torch.randn(3, 1, 8, 8, generator=gen)).clamp(0, 1)[[2, 0, 1]]
+    for fn in (mse, psnr, ssim):
+        out = fn(rec.to(device), truth)  # a reconstruction on the device, the truth on the CPU
+        assert out.device.type == "cpu"
+        torch.testing.assert_close(out, fn(rec, truth))
+    assert match(rec.to(device), truth.to(device)).tolist() == match(rec, truth).tolist()
+    labels = torch.tensor([3, 1, 2])
+    on_device = score(rec.to(device), labels.to(device), truth, [1, 2, 3])
+    assert on_device == score(rec, labels, truth, [1, 2, 3])
+    assert score_images(rec.to(device), truth.to(device)) == score_images(rec, truth)
+    assert label_accuracy(labels.to(device), labels) == 1.0
+
+
+def test_per_image_scores_keep_a_float64_input_float64():
+    x = torch.rand(2, 1, 8, 8, dtype=torch.float64)
+    assert all(fn(x, x).dtype == torch.float64 for fn in (mse, psnr, ssim))

@@ -120,3 +120,17 @@ def test_build_model_refuses_names_that_are_not_strings(refused, name):
 def test_paper_init_refuses_what_is_not_a_module(refused):
     refused(WrongTypeError, "torch.nn.Module, got dict", paper_init_, {})
     refused(ConfigError, "seed must be", paper_init_, nn.Linear(1, 1), seed=True)
+
+
+@pytest.mark.parametrize("name", ["lenet", "resnet20"])
+def test_build_model_puts_the_seeded_weights_on_the_device(device, name):
+    net = build_model(name, in_channels=1, num_classes=10, image_size=8, seed=3, device=device)
+    cpu = build_model(name, in_channels=1, num_classes=10, image_size=8, seed=3)
+    assert all(p.device.type == device.type for p in net.parameters())
+    assert all(torch.equal(a.cpu(), b) for a, b in zip(net.parameters(), cpu.parameters(),
+                                                       strict=True))  # drawn on the CPU
+    assert net(torch.rand(2, 1, 8, 8, device=device)).shape == (2, 10)
+
+
+def test_build_model_refuses_a_device_it_cannot_use(refused):
+    refused(ConfigError, "device must be auto, cpu, cuda", build_model, "lenet", device="tpu")

@@ -116,3 +116,12 @@ def test_plot_roc_refuses_curves_of_the_wrong_kind(refused):
             [r])
     refused(WrongTypeError, "curve 'a' must be a RocSummary, got dict", plot_roc, {"a": {}})
     refused(WrongTypeError, "ax must be a matplotlib Axes or None", plot_roc, {"a": r}, ax=1)
+
+
+def test_scores_and_labels_may_be_tensors_on_any_device(device):
+    import torch
+
+    scores, labels = _gaussians(1.0, n=500)
+    on_device = roc_summary(torch.tensor(scores, device=device),
+                            torch.tensor(labels, device=device))
+    assert on_device.auc == roc_summary(scores, labels).auc

@@ -395,3 +395,33 @@ def test_rounds_to_refuses_a_target_that_is_not_an_accuracy(refused):
     assert log.rounds_to(0.5) == 1
     refused(ConfigError, "target must be a finite number, got nan", log.rounds_to, float("nan"))
     refused(ConfigError, "target must be a number, got '0.5'", log.rounds_to, "0.5")
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def test_federated_training_on_the_device_learns_and_records_there(device, digits):
+    train, test = digits
+    net = LeNet(1, 10, 8, activation="relu", seed=0).to(device)
+    before = _params(net)
+    log = federated_training(net, split_among(*train, 3), test, rounds=8, algorithm="fedavg",
+                             local_steps=5, lr=0.2, batch_size=32, record=True)
+    assert log.accuracy[-1] > 0.7, log.accuracy
+    assert _same(net.parameters(), before)
+    assert next(log.model.parameters()).device.type == device.type
+    assert all(t.device.type == device.type for t in log.received[0][0].tensors)
+    assert all(v.device.type == device.type for v in log.states[-1].values())
+
+
+def test_aggregate_and_apply_update_on_cuda_equal_the_cpu_ones(cuda):
+    updates = [Participant(_tiny()).fedsgd(_batch(n, n)) for n in (1, 3)]
+    on_cuda = [Participant(_tiny().to(cuda)).fedsgd(_batch(n, n)) for n in (1, 3)]
+    mean, mean_cuda = aggregate(updates), aggregate(on_cuda)
+    for a, b in zip(mean, mean_cuda, strict=True):
+        assert b.device.type == "cuda"
+        torch.testing.assert_close(b.cpu(), a)
+    net, net_cuda = _tiny(), _tiny().to(cuda)
+    apply_update(net, mean, "gradient", lr=0.5)
+    apply_update(net_cuda, mean, "gradient", lr=0.5)  # a CPU update applied to a CUDA model
+    for a, b in zip(net.parameters(), net_cuda.parameters(), strict=True):
+        torch.testing.assert_close(b.detach().cpu(), a.detach())

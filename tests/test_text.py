@@ -125,3 +125,15 @@ def _image_update():
 
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
     return Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 2, 2), torch.tensor([1])))
+
+
+def test_the_participant_computes_on_the_models_device(device):
+    vocab = default_vocabulary()
+    batch = TextBatch.from_sentences(vocab, ["What is his name?"])
+    on_cpu = TextParticipant(TinyLM(len(vocab), seed=0), vocab).fedsgd(batch)
+    on_device = TextParticipant(TinyLM(len(vocab), seed=0).to(device), vocab).fedsgd(batch)
+    for a, b in zip(on_cpu.tensors, on_device.tensors, strict=True):
+        assert b.device.type == device.type
+        torch.testing.assert_close(b.cpu(), a, rtol=1e-4, atol=1e-6)
+    loss = next_token_loss(on_device.model, batch.ids)  # CPU ids, a model on the device
+    assert loss.device.type == device.type

@@ -85,7 +85,17 @@ def no_work(monkeypatch):
     (lambda: sweep("prune", [], SMALL), ConfigError, "at least one strength"),
     (lambda: SMALL.replace(round=3), ConfigError, "Setting has no setting 'round'"),
     (lambda: plot_tradeoff([{"psnr": 1}]), WrongTypeError, "every point must be a"),
+    (lambda: measure("none", setting=SMALL, device="tpu"), ConfigError, "device must be"),
+    (lambda: sweep("prune", [0.1], SMALL, device="gpu"), ConfigError, "device must be"),
 ])
 def test_measure_and_sweep_check_everything_before_any_work(refused, no_work, call, error,
                                                             fragment):
     refused(error, fragment, call)
+
+
+def test_the_defended_training_run_trains_on_the_device(device):
+    import dlgtut.tradeoff as tradeoff
+
+    data = tradeoff._data(SMALL, "gaussian", 1e-3)
+    acc, eps = tradeoff._accuracy("gaussian", 1e-3, SMALL, data, device)
+    assert acc > 0.5 and eps is None  # chance is 0.1

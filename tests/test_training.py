@@ -129,3 +129,24 @@ def test_predict_logits_refuses_bad_input(refused):
             torch.zeros(2, 4, dtype=torch.long))
     refused(ConfigError, "batch_size must be a positive integer", predict_logits, MLP(4, 2),
             torch.zeros(2, 4), batch_size=0)
+
+
+def test_training_on_the_device_learns_and_logits_come_back_to_the_cpu(device, digits):
+    x, y = digits
+    net = MLP(64, 10, hidden=(32,), seed=0).to(device)
+    losses = train_classifier(net, x[:600], y[:600], epochs=15, lr=3e-3, seed=0)
+    assert losses[-1] < losses[0] / 5
+    assert next(net.parameters()).device.type == device.type
+    logits = predict_logits(net, x[1000:])
+    assert logits.device.type == "cpu"
+    assert (logits.argmax(1) == y[1000:]).double().mean() > 0.85
+    assert accuracy(net, x[1000:], y[1000:]) > 0.85
+
+
+def test_training_on_cuda_follows_the_cpu_run(cuda, digits):
+    x, y = digits
+    nets = [MLP(64, 10, hidden=(16,), seed=1).to(d) for d in ("cpu", cuda)]
+    for net in nets:
+        train_classifier(net, x[:128], y[:128], epochs=2, batch_size=32, seed=4)  # same shuffles
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        torch.testing.assert_close(b.cpu(), a, rtol=1e-3, atol=1e-5)

@@ -10,10 +10,11 @@
 ================  ==========================================================================
 
 Each command module has ``add_parser(subparsers)`` and a ``run(args)`` it registers; what they
-share (argument types, the output folder, ``metrics.json``, figures, warnings) lives in
-:mod:`dlgtut.cli.common`. Bad input ends in one line on stderr and exit status 2; nothing deep
-inside torch is shown. Heavy imports (torch, matplotlib) happen inside ``run``, so ``--help``
-and argument errors are instant.
+share (argument types, ``--device``, the output folder, ``metrics.json``, figures, warnings)
+lives in :mod:`dlgtut.cli.common`. Bad input ends in one line on stderr and exit status 2;
+nothing deep inside torch is shown. Heavy imports (torch, matplotlib) happen after parsing, so
+``--help`` and argument errors are instant; ``--device`` is resolved (torch asked whether CUDA
+is there) before a command runs, so ``run`` receives a ``torch.device``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 
 from ..errors import DlgtutError
 from . import common, defend, gan_attack, invert, leak, membership, property
-from .common import Parser, forget_empty_outputs
+from .common import Parser, forget_empty_outputs, resolve_device_option
 
 __all__ = ["main", "build_parser"]
 
@@ -50,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:
         return int(done.code or 0)
     try:
+        resolve_device_option(args)  # a missing CUDA device: one line, before any work
         return args.run(args)
     except DlgtutError as err:
         forget_empty_outputs()

@@ -8,7 +8,10 @@ Every subcommand module imports this one; this one imports none of them. The rul
   an empty one, or the folder of an earlier dlgtut run, and writable; nothing is written
   outside it;
 * ``metrics.json`` is strict JSON (no ``NaN``/``Infinity``: a value that is not finite is
-  written as ``null``) and records what the numbers depend on (:func:`environment`).
+  written as ``null``) and records what the numbers depend on (:func:`environment`), the device
+  the run used included;
+* every command takes ``--device {auto,cpu,cuda}`` (:func:`add_device`), resolved before any
+  work (:func:`resolve_device_option`): a CUDA device that is not there is a one-line error.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported when a command runs, not when the parser is built
+    import torch
 
 __all__ = [
     "Parser",
@@ -34,6 +40,8 @@ __all__ = [
     "seed",
     "out_dir",
     "data_dir",
+    "add_device",
+    "resolve_device_option",
     "prepare_out",
     "environment",
     "json_safe",
@@ -149,6 +157,30 @@ def data_dir(text: str) -> Path:
     return path
 
 
+def add_device(parser: argparse.ArgumentParser) -> None:
+    """The ``--device`` option every command has (:data:`dlgtut.device.DEVICE_CHOICES`)."""
+    from ..device import DEVICE_CHOICES
+
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                        help="where the models run: auto (CUDA when there is one, the default), "
+                        "cpu or cuda")
+
+
+def resolve_device_option(args: argparse.Namespace) -> None:
+    """Replace ``args.device`` by the ``torch.device`` it stands for, or refuse it in one line.
+
+    :func:`dlgtut.cli.main` calls this before a command runs, so a missing CUDA device stops
+    the command before any work, with exit status 2.
+
+    Raises:
+        ConfigError: ``--device cuda`` on a machine without a CUDA device.
+    """
+    from ..device import resolve_device
+
+    if getattr(args, "device", None) is not None:
+        args.device = resolve_device(args.device)
+
+
 def only_with(args: argparse.Namespace, pairs: dict[str, tuple[bool, str]]) -> None:
     """Refuse options given without the option they belong to.
 
@@ -219,14 +251,19 @@ def forget_empty_outputs() -> None:
             pass
 
 
-def environment() -> dict[str, Any]:
-    """What a run's numbers depend on besides its options: versions, threads, machine."""
+def environment(device: torch.device | str | None = None) -> dict[str, Any]:
+    """What a run's numbers depend on besides its options: versions, threads, machine, device.
+
+    Args:
+        device: the device the run computed on (a ``torch.device`` or its name); recorded as
+            ``device``, with ``device_name`` (the GPU's model) for a CUDA device.
+    """
     import numpy as np
     import torch
 
     from .. import __version__
 
-    return {
+    env = {
         "dlgtut": __version__,
         "torch": torch.__version__,
         "numpy": np.__version__,
@@ -235,6 +272,12 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(terse=True),
     }
+    if device is not None:
+        device = torch.device(device)
+        env["device"] = str(device)
+        if device.type == "cuda":
+            env["device_name"] = torch.cuda.get_device_name(device)
+    return env
 
 
 def json_safe(value: Any) -> Any:
@@ -255,9 +298,13 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def write_metrics(out: Path, metrics: dict[str, Any]) -> Path:
-    """Write ``metrics`` and :func:`environment` to ``out/metrics.json`` as strict JSON."""
-    record = json_safe({**metrics, "environment": environment()})
+def write_metrics(out: Path, metrics: dict[str, Any], *,
+                  device: torch.device | str | None = None) -> Path:
+    """Write ``metrics`` and :func:`environment` (with ``device``) to ``out/metrics.json``.
+
+    The file is strict JSON.
+    """
+    record = json_safe({**metrics, "environment": environment(device)})
     path = out / "metrics.json"
     path.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
     return path

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from .common import (
+    add_device,
     out_dir,
     positive_int,
     prepare_out,
@@ -49,6 +50,7 @@ def add_parser(sub) -> None:
     p.add_argument("--iterations", type=positive_int("iterations", 1_000_000), default=100,
                    help="DLG steps per attack (100; ten times as many for local-steps)")
     p.add_argument("--seed", type=seed, default=0)
+    add_device(p)
     p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="output folder (new, empty, or an earlier run's): metrics.json and "
                    "tradeoff.png")
@@ -65,15 +67,15 @@ def run(args) -> int:
                       attack_iterations=args.iterations, seed=args.seed)
     out = prepare_out(args.out)
     started = time.perf_counter()
-    points = sweep(args.defense, args.values, setting, progress=True)
-    baseline = measure("none", None, setting)
+    points = sweep(args.defense, args.values, setting, progress=True, device=args.device)
+    baseline = measure("none", None, setting, device=args.device)
     write_metrics(out, {
         "defense": args.defense,
         "baseline": baseline.as_dict(),
         "points": [p.as_dict() for p in points],
         "setting": setting.__dict__,
         "seconds": round(time.perf_counter() - started, 1),
-    })
+    }, device=args.device)
     use_agg()
     save_figure(plot_tradeoff(points, baseline=baseline), out / "tradeoff.png")
     for p in points:

@@ -7,6 +7,7 @@ receives ``metrics.json``, ``rounds.png``, ``curves.png`` and ``samples.npy``.
 from __future__ import annotations
 
 from .common import (
+    add_device,
     non_negative_int,
     only_with,
     out_dir,
@@ -50,6 +51,7 @@ def add_parser(sub) -> None:
                    help="judge the generator every this many rounds (default 10)")
     g.add_argument("--seed", type=seed, default=0, help="seeds the split, models and noise (0)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device(g)
     g.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="output folder (new, empty, or an earlier run's): metrics.json, "
                    "rounds.png, curves.png, samples.npy")
@@ -75,8 +77,8 @@ def run(args) -> int:
                           dp_victim=args.dp, noise_multiplier=noise,
                           eval_every=args.eval_every, seed=args.seed, progress=not args.quiet)
     out = prepare_out(args.out)
-    fed = federation(cfg)
-    res = gan_attack(cfg, setting=fed)
+    fed = federation(cfg, device=args.device)
+    res = gan_attack(cfg, setting=fed, device=args.device)
     np.save(out / "samples.npy", res.samples.numpy().astype(np.float32))
     write_metrics(out, {
         **res.as_dict(),
@@ -84,7 +86,7 @@ def run(args) -> int:
         "source": fed.data.source,
         "participants_data": [len(y) for _, y in fed.parts],
         "evaluator_accuracy": fed.evaluator_accuracy,
-    })
+    }, device=args.device)
     use_agg()
     save_figure(plot_rounds(res, fed.victim_examples), out / "rounds.png")
     save_figure(plot_curves({args.mode + (" + DP victim" if args.dp else ""): res}),

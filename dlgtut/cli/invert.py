@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .common import (
+    add_device,
     data_dir,
     non_negative_int,
     only_with,
@@ -53,6 +54,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data-dir", type=data_dir, default=None,
                    help="where lfw is downloaded (default $DLGTUT_DATA or ~/.cache)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device(p)
     p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="output folder (new, empty, or an earlier run's): metrics.json, "
                    "inversions.png, inversions.npy")
@@ -86,7 +88,7 @@ def run(args) -> int:
     bad = [c for c in classes if not 0 <= c < num_classes]
     if bad:  # checked before the two models are trained
         raise ConfigError(f"class {bad[0]} is not a class of {data.name} (0..{num_classes - 1})")
-    case = inversion_case(data, seed=args.seed)
+    case = inversion_case(data, seed=args.seed, device=args.device)
     start = args.start if args.start is not None else case.blank
     inv = mi_face(case.target, classes, case.input_shape, steps=args.steps,
                   restarts=args.restarts, tv_weight=args.tv, start=start, seed=args.seed,
@@ -108,7 +110,7 @@ def run(args) -> int:
         "config": {"steps": args.steps, "restarts": args.restarts, "tv_weight": args.tv,
                    "start": start},
         "seed": args.seed,
-    })
+    }, device=args.device)
     x, y = case.data.images[case.eval_split], case.data.labels[case.eval_split]
     examples = torch.stack([x[y == k][0] for k in range(case.num_classes)])
     predicted = predict_logits(case.evaluator, inv.images).argmax(-1)

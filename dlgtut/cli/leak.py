@@ -16,6 +16,7 @@ import dataclasses
 from ..errors import ConfigError
 from . import leak_malicious, leak_text
 from .common import (
+    add_device,
     data_dir,
     non_negative_int,
     only_with,
@@ -111,6 +112,7 @@ def add_parser(sub) -> None:
     atk.add_argument("--seed", type=seed, default=1234,
                      help="seeds the model's weights and the attack (default 1234, the paper's)")
     atk.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device(p)
     leak_malicious.add_options(p)
     leak_text.add_options(p)
     p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
@@ -242,8 +244,8 @@ def run(args) -> int:
     batch, source, num_classes = _private_batch(args)
     c, h, _ = batch.images.shape[1:]
     model = build_model(model_name, in_channels=c, num_classes=num_classes,
-                        image_size=h, seed=args.seed)
-    participant = Participant(model)
+                        image_size=h, seed=args.seed, device=args.device)
+    participant = Participant(model)  # computes on the model's device
     if args.local_steps is None:
         update = participant.fedsgd(batch)  # the only thing the attacker will see
     else:
@@ -252,7 +254,7 @@ def run(args) -> int:
 
     scores = score(rec.images, rec.labels, batch.images, batch.labels)
     order = scores.assignment  # reconstruction i that matches input image i
-    np.save(out / "reconstruction.npy", rec.images[order].numpy().astype(np.float32))
+    np.save(out / "reconstruction.npy", rec.images[order].cpu().numpy().astype(np.float32))
     write_metrics(out, {
         **scores.as_dict(),
         **run_fields(rec),
@@ -269,7 +271,7 @@ def run(args) -> int:
         "seed": args.seed,
         "input": source,
         "config": dataclasses.asdict(config),
-    })
+    }, device=args.device)
 
     use_agg()
     fig = viz.plot_comparison(batch.images, rec.images, true_labels=batch.labels,

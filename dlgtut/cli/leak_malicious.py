@@ -122,7 +122,7 @@ def run(args) -> int:
     c, h, _ = public.shape[1:]
     model_name = args.model or "lenet"
     net = build_model(model_name, in_channels=c, num_classes=num_classes, image_size=h,
-                      seed=args.seed)
+                      seed=args.seed, device=args.device)  # the server's model, on the device
     rows = args.bins or ROWS_PER_IMAGE[args.attack] * total
     if args.attack == "imprint":
         server = imprint_model(net, public, bins=rows, statistic=args.statistic or "brightness",
@@ -168,7 +168,7 @@ def run(args) -> int:
         "seed": args.seed,
         "input": {"dataset": data.name, "requested": args.dataset, "indices": indices,
                   "source": data.source},
-    })
+    }, device=args.device)
 
     use_agg()
     save_figure(viz.plot_breach_grid(truth, breach.images, scores), out / "reconstruction.png")

@@ -105,7 +105,7 @@ def run(args, size_default: int = 32) -> int:
     if any(not s.strip() for s in sentences):
         raise ConfigError("a sentence after --text is empty")
     lengths = [len(vocab.encode(s)) for s in sentences]
-    model = TinyLM(len(vocab), seed=args.seed)
+    model = TinyLM(len(vocab), seed=args.seed).to(args.device)  # weights drawn on the CPU
     length = args.length if args.length is not None else min(min(lengths), model.context + 1)
     batch = TextBatch.from_sentences(vocab, sentences, length=length)
     unknown = int((batch.ids == vocab.unk).sum())
@@ -126,7 +126,7 @@ def run(args, size_default: int = 32) -> int:
     recovered_text = [rec.text[i] for i in perm.tolist()]
     exact = [bool(torch.equal(a, b)) for a, b in zip(tokens, batch.ids, strict=True)]
     acc = token_accuracy(rec.tokens, batch)
-    np.save(out / "reconstruction.npy", tokens.numpy())
+    np.save(out / "reconstruction.npy", tokens.cpu().numpy())
     write_metrics(out, {
         "mode": "text",
         "token_accuracy": acc,
@@ -145,7 +145,7 @@ def run(args, size_default: int = 32) -> int:
         "seed": args.seed,
         "input": source,
         "config": dataclasses.asdict(config),
-    })
+    }, device=args.device)
     lines = []
     for i, (t, r, ok) in enumerate(zip(truth_text, recovered_text, exact, strict=True)):
         lines += [f"sentence {i + 1} ({'exact' if ok else 'differs'})",

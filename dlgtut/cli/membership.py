@@ -13,6 +13,7 @@ import time
 
 from ..errors import ConfigError
 from .common import (
+    add_device,
     data_dir,
     only_with,
     out_dir,
@@ -76,6 +77,7 @@ def add_parser(sub) -> None:
                      help="LiRA's variance estimate (default global)")
     p.add_argument("--seed", type=seed, default=0, help="seeds the data, target and shadows (0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device(p)
     p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="output folder (new, empty, or an earlier run's): metrics.json, "
                    "roc.png, scores.png, scores.npz")
@@ -139,7 +141,7 @@ def run(args) -> int:
     candidates, train_size = _candidates(args)
     recipe = Recipe(hidden=(args.hidden,), epochs=args.epochs, lr=args.lr,
                     weight_decay=args.weight_decay)
-    target = train_target(candidates, recipe, seed=args.seed)
+    target = train_target(candidates, recipe, seed=args.seed, device=args.device)
     logits, labels = target.logits[recipe.epochs], candidates.labels.numpy()
     n_shadows = args.shadows or 64
     variant, variance = args.lira_variant or "online", args.variance or "global"
@@ -148,7 +150,7 @@ def run(args) -> int:
         name = "loss threshold"
     else:
         shadows = train_shadows(candidates, recipe, n_shadows, seed=args.seed + 1,
-                                progress=not args.quiet)
+                                progress=not args.quiet, device=args.device)
         if args.attack == "shadow":
             scores, what = shokri_attack(logits, labels, shadows, seed=args.seed), "P(member)"
             name = f"shadow models ({n_shadows})"
@@ -189,7 +191,7 @@ def run(args) -> int:
         "seconds": round(seconds, 3),
         "config": config,
     }
-    write_metrics(out, metrics)
+    write_metrics(out, metrics, device=args.device)
 
     use_agg()
     title = f"{name} on {candidates.name}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .common import (
+    add_device,
     out_dir,
     positive_int,
     prepare_out,
@@ -85,6 +86,7 @@ def add_parser(sub) -> None:
                      help="observed updates scored per round for its AUC (default 200)")
     p.add_argument("--seed", type=seed, default=0, help="seeds the split, model and draws (0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device(p)
     p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="output folder (new, empty, or an earlier run's): metrics.json, "
                    "auc_per_round.png, roc.png")
@@ -124,11 +126,11 @@ def run(args) -> int:
     split = split_for_property(data, intensity_property(data.images, data.labels),
                                n_others=args.participants - 2, seed=args.seed,
                                property_name=PROPERTY_NAMES[args.dataset], **sizes)
-    result = run_property_inference(split, config, progress=not args.quiet)
+    result = run_property_inference(split, config, progress=not args.quiet, device=args.device)
 
     metrics = {**result.metrics(), "dataset": data.name, "source": data.source}
     metrics["config"].update(sizes, dataset=args.dataset, participants=args.participants)
-    write_metrics(out, metrics)
+    write_metrics(out, metrics, device=args.device)
 
     use_agg()
     fig = plot_rounds(result, title=f"Property inference on {data.name} "

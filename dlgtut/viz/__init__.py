@@ -9,7 +9,7 @@
   the PSNR of every image against how the images fell into the block's rows.
 
 Plots have titles, axis labels and units; image grids say which row is the truth and which the
-reconstruction.
+reconstruction. Every figure takes tensors from any device (it draws CPU copies).
 """
 
 from .animation import save_gif

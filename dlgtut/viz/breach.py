@@ -133,7 +133,7 @@ def plot_breach(
     exact = int((values > threshold_db).sum())
     ax.set_title(f"{exact} of {values.size} images recovered exactly", fontsize=10)
     if occupancy is not None:
-        counts = torch.as_tensor(occupancy).flatten().long()
+        counts = torch.as_tensor(occupancy).detach().cpu().flatten().long()
         counts = counts[counts > 0]
         ax = axes[0, 1]
         if counts.numel():

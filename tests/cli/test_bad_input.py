@@ -10,6 +10,7 @@ import importlib
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from dlgtut.cli import main
@@ -121,6 +122,11 @@ CASES = [
     (["defend", "--defense", "dp-sgd", "--values", "0"], "positive noise multiplier"),
     (["defend", "--defense", "batch", "--values", "2.5"], "whole number from 1 to 10"),
 ]
+# Every command in the order of dlgtut.cli.COMMANDS, with what it needs to run.
+COMMAND_ARGS = [["leak", "--dataset", "digits"], ["leak", "--text"], ["membership"],
+                ["property"], ["invert"], ["gan-attack"], ["defend", "--defense", "prune"]]
+CASES += [([*argv, "--device", "tpu"], "argument --device: invalid choice: 'tpu'")
+          for argv in COMMAND_ARGS]
 
 
 @pytest.mark.parametrize("argv,message", CASES, ids=lambda v: " ".join(v) if isinstance(v, list)
@@ -138,3 +144,15 @@ def test_bad_input_is_one_line_with_status_2_before_any_work(argv, message, file
     assert not (files / "run").exists()  # nothing written, not even an empty folder
     assert (files / "notes.txt").read_text() == "mine"
     assert (files / "theirs" / "metrics.json").read_text() == '{"mine": 1}'
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+@pytest.mark.parametrize("argv", COMMAND_ARGS, ids=lambda v: " ".join(v))
+def test_device_cuda_without_cuda_is_one_line_with_status_2_before_any_work(argv, files,
+                                                                            tripwires, capsys):
+    code = main([*argv, "--device", "cuda", "--out", str(files / "run")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "this machine has no CUDA device" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (files / "run").exists()

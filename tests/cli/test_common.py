@@ -5,6 +5,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from dlgtut.cli.common import (
     environment,
@@ -126,3 +127,32 @@ def test_help_and_argument_errors_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60).stdout
     assert out.strip().splitlines()[-1] == "[]", out
+
+
+def test_metrics_record_the_device_the_run_used(tmp_path):
+    write_metrics(tmp_path, {"psnr": 1.0}, device=torch.device("cpu"))
+    env = json.loads((tmp_path / "metrics.json").read_text())["environment"]
+    assert env["device"] == "cpu" and "device_name" not in env
+    assert "device" not in environment()
+
+
+def test_every_command_takes_device_defined_once():
+    from dlgtut.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(sub.choices) == len(COMMANDS)
+    for name, parser in sub.choices.items():
+        device = next((a for a in parser._actions if a.dest == "device"), None)
+        assert device is not None, name
+        assert device.choices == ("auto", "cpu", "cuda") and device.default == "auto", name
+
+
+def test_the_device_option_is_resolved_before_the_command_runs(monkeypatch):
+    import dlgtut.cli.membership as membership
+    from dlgtut.cli import main
+
+    seen = []
+    monkeypatch.setattr(membership, "run", lambda args: seen.append(args.device) or 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["membership", "--out", "x"]) == 0  # run replaced: nothing is written
+    assert seen == [torch.device("cpu")]  # auto, on a machine without CUDA

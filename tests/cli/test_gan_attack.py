@@ -17,6 +17,7 @@ def test_cli_gan_attack_writes_its_outputs(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["evaluated"] == [0, 1, 2, 3] and len(metrics["accuracy"]) == 4
     assert metrics["config"]["mode"] == "passive" and metrics["epsilon"] is None
+    assert metrics["environment"]["device"]  # auto: the device the run used
     assert np.load(out / "samples.npy").shape == (100, 1, 8, 8)
     assert "recognised as '3'" in capsys.readouterr().out
 
@@ -40,3 +41,12 @@ def test_cli_gan_attack_bad_options_give_one_line_and_status_2(argv, message, tm
     assert code == 2 and message in err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_gan_attack_runs_on_cuda(cuda, tmp_path):
+    out = tmp_path / "gan"
+    assert main(["gan-attack", "--rounds", "2", "--eval-every", "1", "--dp", "--device", "cuda",
+                 "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["environment"]["device"].startswith("cuda:") and metrics["epsilon"] > 0
+    assert np.load(out / "samples.npy").shape == (100, 1, 8, 8)

@@ -42,3 +42,12 @@ def test_cli_invert_bad_options_give_one_line_and_status_2(argv, message, tmp_pa
     assert code == 2 and message in err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()  # nothing written on bad input
+
+
+def test_cli_invert_runs_on_cuda(cuda, tmp_path):
+    out = tmp_path / "inv"
+    assert main(["invert", "--dataset", "faces", "--steps", "20", "--device", "cuda", "--out",
+                 str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["environment"]["device"].startswith("cuda:")
+    assert np.load(out / "inversions.npy").shape == (2, 1, 25, 25)

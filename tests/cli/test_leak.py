@@ -46,9 +46,10 @@ def test_leak_on_a_32px_png_writes_every_output(photo32, tmp_path, capsys):
 def test_leak_on_a_dataset_batch_keeps_the_input_order(tmp_path):
     out = tmp_path / "batch"
     code = main(["leak", "--dataset", "digits", "--index", "20", "--batch-size", "2",
-                 "--iterations", "60", "--out", str(out), "--quiet"])
+                 "--iterations", "60", "--device", "cpu", "--out", str(out), "--quiet"])
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["environment"]["device"] == "cpu"
     from dlgtut.data import load_dataset
 
     images, labels, indices = load_dataset("digits").batch(20, 2)

@@ -86,3 +86,10 @@ def test_bad_input_gives_one_line_and_status_2(argv, message, tmp_path, capsys):
     assert code == 2 and message in err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_imprint_runs_on_cuda(cuda, tmp_path):
+    out, metrics = _run(tmp_path, "--attack", "imprint", "--dataset", "digits", "--batch-size",
+                        "16", "--device", "cuda")
+    assert metrics["environment"]["device"].startswith("cuda:")
+    assert metrics["images_exact"] > 8  # a lone image in its bin comes back on any device

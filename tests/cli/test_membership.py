@@ -51,3 +51,18 @@ def test_cli_rejects_an_unknown_attack_in_one_line(tmp_path):
                            "--out", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "invalid choice: 'oracle'" in proc.stderr
+
+
+def test_cli_records_the_device_it_ran_on(tmp_path):
+    out = tmp_path / "run"
+    assert main(["membership", "--attack", "loss", *SMALL, "--device", "cpu", "--out",
+                 str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["environment"]["device"] == "cpu"
+
+
+def test_cli_runs_on_cuda(cuda, tmp_path):
+    out = tmp_path / "run"
+    assert main(["membership", "--attack", "shadow", "--shadows", "2", *SMALL, "--device",
+                 "cuda", "--out", str(out)]) == 0
+    env = json.loads((out / "metrics.json").read_text())["environment"]
+    assert env["device"].startswith("cuda:") and env["device_name"]

@@ -54,3 +54,11 @@ def test_cli_runs_on_faces(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["property"] == "bright" and metrics["dataset"] == "faces"
     assert np.isfinite(metrics["auc"])
+
+
+def test_cli_runs_on_cuda(cuda, tmp_path):
+    out = tmp_path / "run"
+    assert main(["property", "--rounds", "2", "--participants", "3", "--train-draws", "40",
+                 "--eval-draws", "20", "--quiet", "--device", "cuda", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["environment"]["device"].startswith("cuda:") and np.isfinite(metrics["auc"])

@@ -41,3 +41,12 @@ def test_the_breach_figure_counts_bins_by_occupancy():
     assert [round(b.get_height()) for b in bins_ax.patches] == [2, 0, 1]
     assert "bin" in bins_ax.get_xlabel()
     assert len(plot_breach([50.0]).axes) == 1
+
+
+def test_the_figures_take_tensors_from_any_device(device):
+    truth = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    rec = truth.flip(0).to(device)
+    scores = score_images(rec, truth)
+    assert len(plot_breach_grid(truth.to(device), rec, scores).axes) == 2
+    fig = plot_breach(scores.per_image["psnr"], torch.tensor([1, 1, 2, 0], device=device))
+    assert len(fig.axes) == 2

@@ -331,3 +331,17 @@ def test_image_grid_tiles_exactly_as_torchvision_does(n, c, nrow, padding, pad_v
                      pad_value=pad_value)
     ref = grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
     assert np.array_equal(ours, ref)
+
+
+def test_figures_and_the_gif_take_tensors_from_any_device(device, tmp_path):
+    truth = _rand(3, 1, 8, 8).to(device)
+    history = [Snapshot(s.iteration, s.images.to(device), s.distance) for s in _history(4, n=3)]
+    rec = history[-1].images
+    labels = torch.tensor([1, 2, 3], device=device)
+    fig = plot_comparison(truth, rec, true_labels=labels, pred_labels=labels,
+                          scores=score(rec, labels, truth, labels))
+    assert len(_image_axes(fig)) == 6
+    assert len(_image_axes(plot_progress(history, truth))) == 5
+    assert image_grid(truth).shape == (22, 22)
+    with Image.open(save_gif(history, tmp_path / "a.gif", truth=truth)) as gif:
+        assert gif.n_frames == 4

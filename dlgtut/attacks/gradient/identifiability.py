@@ -162,7 +162,8 @@ def input_sensitivity(
         torch.rand((batch_size, *input_shape), generator=gen)))
     dtype = probes[0].dtype
     if labels is None:
-        target = torch.full((batch_size, num_classes), 1.0 / num_classes, dtype=dtype)
+        target = torch.full((batch_size, num_classes), 1.0 / num_classes, dtype=dtype,
+                            device=probes[0].device)
     else:
         target = torch.nn.functional.one_hot(labels, num_classes).to(probes[0])
     grads = []

@@ -161,6 +161,7 @@ def label_counts(update: SharedUpdate) -> Tensor:
     With mean-reduced cross entropy the classifier's bias gradient is ``p_bar - n / N``. The
     mean prediction ``p_bar`` is estimated by running the public model on one mid-grey input of
     the public shape, so the counts are ``N (p_hat - dL/db)``. Needs a classifier with a bias.
+    The probe runs on the model's device; the counts come back on the CPU.
 
     Raises:
         AttackError: if the classifier layer has no bias.
@@ -175,7 +176,7 @@ def label_counts(update: SharedUpdate) -> Tensor:
     with torch.no_grad():
         probe = as_model_input(model, torch.full((1, *update.input_shape), 0.5))
         p_hat = torch.softmax(model_output(model, probe), dim=-1)[0]
-    return update.batch_size * (p_hat - bias.to(p_hat))
+    return (update.batch_size * (p_hat - bias.to(p_hat))).cpu()
 
 
 def rounded_counts(counts: Tensor, total: int) -> Tensor:
@@ -209,7 +210,7 @@ class LabelGuess:
     """Labels read off a gradient, the rule that gave them, and a warning if one is due.
 
     Attributes:
-        labels: ``N`` labels in increasing order.
+        labels: ``N`` labels in increasing order, on the CPU.
         rule: ``"idlg"`` (one example), ``"sign"`` (the negative rows), ``"counts"`` (the
             ``N`` largest label counts, distinct labels) or ``"repeated-counts"`` (rounded
             label counts, labels may repeat).
@@ -283,7 +284,7 @@ def analytic_labels(update: SharedUpdate, *, repeated: bool | None = None) -> La
         )
     negative = torch.nonzero(w.sum(dim=-1) < 0)[:, 0]
     if negative.numel() == n or not has_bias:
-        return LabelGuess(batch_labels(w, n), "sign")
+        return LabelGuess(batch_labels(w, n).cpu(), "sign")
     counts = label_counts(update)
     if repeated is None and _repeats_evident(counts, negative.numel(), n):
         whole = rounded_counts(counts, n)

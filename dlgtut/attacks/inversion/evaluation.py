@@ -6,6 +6,9 @@ architecture and seed, trained on the other half of the data, never shown to the
 the similarity to the real mean image of the class (:func:`class_means`, :func:`correlation`).
 :func:`inversion_case` prepares a target and such an evaluator on real data: scikit-learn's
 digits, scikit-image's LFW crops, or LFW identities when torchvision can download them.
+
+The models train on the ``device`` they are made for; the judging takes inversions and means
+from any device and computes on the CPU.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ...checks import instance, integer, model_parameters, number
 from ...checks import seed as check_seed
 from ...checks import tensor as check_tensor
 from ...data import ImageSet, load_dataset
+from ...device import resolve_device
 from ...errors import ConfigError, DataError, WrongTypeError
 from ...fl import as_labels
 from ...metrics import mse, ssim
@@ -170,7 +174,8 @@ def score_inversion(
     model_parameters(evaluator, "the evaluator")
     check_tensor(images, "images", ndim=4, shape="N x C x H x W", floating=True, finite=True)
     check_tensor(means, "means", ndim=4, shape="K x C x H x W", floating=True, finite=True)
-    classes = as_labels(classes, "classes")
+    images, means = images.detach().cpu(), means.detach().cpu()  # from any device
+    classes = as_labels(classes, "classes").cpu()
     if len(classes) and int(classes.max()) >= len(means):
         raise DataError(f"classes must lie in [0, {len(means) - 1}] for {len(means)} class "
                         f"means, got {int(classes.max())}")
@@ -202,6 +207,7 @@ def train_evaluator(
     architecture: str = "lenet",
     seed: int = 1,
     epochs: int = 60,
+    device: str | torch.device = "cpu",
 ) -> nn.Module:
     """An evaluation classifier: trained on its own data, with its own architecture and seed.
 
@@ -217,12 +223,14 @@ def train_evaluator(
         architecture: ``"lenet"`` or ``"mlp"``.
         seed: seed of the weights and the shuffling.
         epochs: passes over the data (Adam, learning rate 0.003).
+        device: where it trains and stays (its weights are drawn on the CPU first).
 
     Returns:
-        The trained classifier, in eval mode.
+        The trained classifier, in eval mode, on ``device``.
 
     Raises:
-        ConfigError: an unknown architecture or a bad seed, epochs or class count.
+        ConfigError: an unknown architecture, a bad seed, epochs or class count, or a device
+            this machine does not have.
         DataError: images that are not ``N x C x H x W`` floats, or labels that do not fit.
     """
     if not isinstance(architecture, str) or architecture not in ("lenet", "mlp"):
@@ -231,6 +239,7 @@ def train_evaluator(
     integer(num_classes, "num_classes", low=1)
     check_seed(seed)
     integer(epochs, "epochs", low=1)
+    device = resolve_device(device)
     c, h, w = images.shape[1:]
     if architecture == "lenet":
         net: nn.Module = LeNet(c, num_classes, h, activation="relu", init="default", seed=seed)
@@ -238,6 +247,7 @@ def train_evaluator(
         net = MLP(c * h * w, num_classes, hidden=(64,), activation="tanh", seed=seed)
     else:
         raise ConfigError(f"unknown evaluator architecture {architecture!r}; choose lenet or mlp")
+    net = net.to(device)
     train_classifier(net, images, labels, epochs=epochs, lr=3e-3, seed=seed)
     return net
 
@@ -342,6 +352,7 @@ def inversion_case(
     weight_decay: float = 0.01,
     epochs: int | None = None,
     root: str | None = None,
+    device: str | torch.device = "cpu",
 ) -> InversionCase:
     """Train a target MLP and an independent LeNet evaluator on two halves of a real dataset.
 
@@ -358,19 +369,22 @@ def inversion_case(
         weight_decay: the target's L2 penalty.
         epochs: training epochs of both models (default 60 for digits, 100 otherwise).
         root: dataset directory for LFW (see :func:`dlgtut.data.data_root`).
+        device: where both models train and stay (the data and the means stay on the CPU).
 
     Returns:
         An :class:`InversionCase`.
 
     Raises:
         DataError: an unknown dataset, or data that is not 4-D images of two classes or more.
-        ConfigError: a bad seed, weight decay or number of epochs (checked before training).
+        ConfigError: a bad seed, weight decay, number of epochs or device (checked before
+            training).
     """
     check_seed(seed)
     check_seed(seed + 1)  # the evaluator's
     number(weight_decay, "weight_decay", low=0)
     if epochs is not None:
         integer(epochs, "epochs", low=1)
+    device = resolve_device(device)
     if isinstance(dataset, ImageSet):
         data = dataset
     elif isinstance(dataset, str):
@@ -389,9 +403,9 @@ def inversion_case(
     x, y = data.images, data.labels
     xa, ya, xb, yb = x[target_split], y[target_split], x[eval_split], y[eval_split]
     c, h, w = data.images.shape[1:]
-    target = MLP(c * h * w, k, hidden=(128,), seed=seed)
+    target = MLP(c * h * w, k, hidden=(128,), seed=seed).to(device)
     train_classifier(target, xa, ya, epochs=epochs, lr=1e-3, weight_decay=weight_decay, seed=seed)
-    evaluator = train_evaluator(xb, yb, k, seed=seed + 1, epochs=epochs)
+    evaluator = train_evaluator(xb, yb, k, seed=seed + 1, epochs=epochs, device=device)
     return InversionCase(
         data=data,
         target=target,
@@ -438,12 +452,14 @@ def plot_inversions(
 
     check_tensor(images, "images", ndim=4, shape="N x C x H x W", floating=True)
     check_tensor(means, "means", ndim=4, shape="K x C x H x W", floating=True)
-    classes = as_labels(classes, "classes")  # a float class is refused, not truncated
+    classes = as_labels(classes, "classes").cpu()  # a float class is refused, not truncated
+    images, means = images.detach().cpu(), means.detach().cpu()  # drawn from CPU copies
+    examples = None if examples is None else examples.detach().cpu()
     if len(classes) != len(images) or int(classes.max()) >= len(means):
         raise DataError(f"need one class in [0, {len(means) - 1}] per inversion, got "
                         f"{len(classes)} for {len(images)}")
     if predicted is not None:
-        predicted = as_labels(predicted, "predicted")
+        predicted = as_labels(predicted, "predicted").cpu()
         if len(predicted) != len(images):
             raise DataError(f"predicted has {len(predicted)} classes for {len(images)} images")
     if class_names is not None and (isinstance(class_names, str) or len(class_names) < len(

@@ -43,6 +43,7 @@ from torch import Tensor, nn
 from ...checks import flag, instance, integer, number, replace
 from ...checks import seed as check_seed
 from ...checks import tensor as check_tensor
+from ...device import model_device
 from ...errors import ConfigError, DataError
 from ...fl import Participant, PrivateBatch, SharedUpdate, as_labels
 
@@ -230,6 +231,10 @@ class GANAdversary:
     It holds its own data and a generator, and every round it sees only what every participant
     sees: the shared model. Nothing of the victim's reaches it except through that model.
 
+    The generator trains on its own device (the shared model is copied there as the
+    discriminator); its noise is drawn on the CPU from the seeded generator, so a seed gives the
+    same noise everywhere, and :meth:`generate` returns images on the CPU.
+
     Args:
         images: the adversary's own training images (none of the victim's class).
         labels: their labels.
@@ -272,7 +277,8 @@ class GANAdversary:
         self.first_model: nn.Module | None = None
 
     def _z(self, n: int) -> Tensor:
-        return torch.randn(n, self.generator.latent_dim, generator=self.noise)
+        z = torch.randn(n, self.generator.latent_dim, generator=self.noise)
+        return z.to(model_device(self.generator))
 
     def train_generator(self, discriminator: nn.Module) -> float:
         """``generator_steps`` Adam steps towards inputs ``discriminator`` puts in the class.
@@ -286,10 +292,11 @@ class GANAdversary:
             The discriminator's mean probability of the target class on the last batch.
         """
         cfg = self.config
-        d = copy.deepcopy(discriminator).eval()
+        device = model_device(self.generator)
+        d = copy.deepcopy(discriminator).eval().to(device)
         for p in d.parameters():
             p.requires_grad_(False)
-        target = torch.full((cfg.generator_batch,), self.target_class)
+        target = torch.full((cfg.generator_batch,), self.target_class, device=device)
         h = cfg.generator_batch // 2
         self.generator.train()
         for _ in range(cfg.generator_steps):
@@ -308,10 +315,10 @@ class GANAdversary:
         return float(F.softmax(logits.detach(), -1)[:, self.target_class].mean())
 
     def generate(self, z: Tensor) -> Tensor:
-        """The generator's images for the noise ``z`` (eval mode, no autograd)."""
+        """The generator's images for the noise ``z`` (eval mode, no autograd), on the CPU."""
         self.generator.eval()
         with torch.no_grad():
-            return self.generator(z)
+            return self.generator(z.to(model_device(self.generator))).cpu()
 
     def update(self, model: nn.Module, gen: torch.Generator) -> SharedUpdate:
         """The adversary's round: train the generator, then share a FedAvg update.

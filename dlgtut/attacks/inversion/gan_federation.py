@@ -5,6 +5,9 @@ adversary and honest others, and trains the independent evaluation classifier on
 participant holds. :func:`gan_attack` runs FedAvg rounds (the victim optionally with DP-SGD
 through Opacus), lets the :class:`~dlgtut.attacks.inversion.gan.GANAdversary` act every round,
 and judges its generator every few rounds.
+
+Both take a ``device``: the shared model, the generator and the evaluation classifier live and
+train there, while the data, the noise draws and the judged samples stay on the CPU.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ...checks import instance
+from ...checks import as_model_input, instance
 from ...data import ImageSet, load_dataset
+from ...device import device_generator, model_device, resolve_device
 from ...errors import ConfigError
 from ...fl import SharedUpdate
 from ...models import LeNet
@@ -64,10 +68,13 @@ class _DPVictim:
         cfg = self.config
         self.rounds += 1
         local = copy.deepcopy(model)
+        device = model_device(local)
         start = [p.detach().clone() for p in local.parameters()]
         optimizer = torch.optim.SGD(local.parameters(), lr=cfg.lr)
-        loader = DataLoader(TensorDataset(self.images, self.labels), batch_size=cfg.batch_size)
-        noise = torch.Generator().manual_seed(cfg.seed * 100_003 + self.rounds)
+        images, labels = as_model_input(local, self.images), self.labels.to(device)
+        loader = DataLoader(TensorDataset(images, labels), batch_size=cfg.batch_size)
+        # Opacus draws the noise on the model's device, with a generator there.
+        noise = device_generator(cfg.seed * 100_003 + self.rounds, device)
         with warnings.catch_warnings(), torch.random.fork_rng():
             warnings.simplefilter("ignore")  # Opacus's notes on backward hooks
             torch.manual_seed(cfg.seed * 100_003 + self.rounds)  # Poisson sampling's draws
@@ -85,7 +92,8 @@ class _DPVictim:
                     steps += 1
             private._close()
         delta = [p.detach() - s for p, s in zip(local.parameters(), start, strict=True)]
-        n_classes = int(model(self.images[:1]).shape[-1])
+        with torch.no_grad():
+            n_classes = int(model(images[:1]).shape[-1])
         return SharedUpdate(
             model=copy.deepcopy(model), tensors=tuple(delta), kind="weight_delta",
             batch_size=len(self.labels), input_shape=tuple(self.images.shape[1:]),
@@ -123,7 +131,8 @@ class Federation:
     victim_examples: Tensor
 
 
-def federation(config: GANAttackConfig | None = None, **changes: Any) -> Federation:
+def federation(config: GANAttackConfig | None = None, *, device: str | torch.device = "cpu",
+               **changes: Any) -> Federation:
     """Split a real dataset for the GAN attack and train the evaluation classifier.
 
     The shuffled dataset is cut into the evaluator's third, a test sixth, and the federation's
@@ -132,15 +141,17 @@ def federation(config: GANAttackConfig | None = None, **changes: Any) -> Federat
 
     Args:
         config: the run's settings (``dataset``, ``victim_class``, ``participants``, ``seed``).
+        device: where the evaluation classifier trains and stays (the data stay on the CPU).
         **changes: fields of the config to change.
 
     Raises:
-        ConfigError: a victim class the dataset does not have, too many participants, or an
-            unknown setting.
+        ConfigError: a victim class the dataset does not have, too many participants, an
+            unknown setting, or a device this machine does not have.
         WrongTypeError: ``config`` is not a GANAttackConfig.
     """
     cfg = GANAttackConfig() if config is None else instance(config, GANAttackConfig, "config")
     cfg = cfg.replace(**changes)
+    device = resolve_device(device)
     limit = 6000 if cfg.dataset == "mnist" else None
     data = load_dataset(cfg.dataset, size=_NATIVE_SIZE[cfg.dataset], channels=1, limit=limit)
     k = len(data.classes)
@@ -160,7 +171,7 @@ def federation(config: GANAttackConfig | None = None, **changes: Any) -> Federat
     shares = torch.tensor_split(rest[torch.randperm(len(rest), generator=gen)], cfg.participants)
     parts = [torch.cat([mine, shares[0]])] + list(shares[1:])
     evaluator = train_evaluator(x[ev], y[ev], k, architecture="mlp", seed=cfg.seed + 1,
-                                epochs=80)
+                                epochs=80, device=device)
     own = ev[y[ev] == cfg.victim_class]
     return Federation(
         data=data,
@@ -251,6 +262,7 @@ def gan_attack(
     config: GANAttackConfig | None = None,
     *,
     setting: Federation | None = None,
+    device: str | torch.device = "cpu",
     **changes: Any,
 ) -> GANAttackResult:
     """Run federated learning with a GAN adversary and judge its generator round by round.
@@ -265,28 +277,34 @@ def gan_attack(
         config: settings; default :class:`GANAttackConfig`.
         setting: the data split and evaluator from :func:`federation` (made from the config if
             None; pass one to compare several runs on the same data).
+        device: where the shared model, the participants' training and the generator run
+            (their weights are drawn on the CPU first; the samples come back to the CPU).
         **changes: fields of the config to change, e.g. ``mode="passive"``.
 
     Returns:
         A :class:`GANAttackResult`.
 
     Raises:
-        ConfigError: a bad setting (an unknown one included).
+        ConfigError: a bad setting (an unknown one included), or a device this machine does
+            not have.
         WrongTypeError: ``config`` is not a GANAttackConfig, or ``setting`` not a Federation.
     """
     cfg = GANAttackConfig() if config is None else instance(config, GANAttackConfig, "config")
     cfg = cfg.replace(**changes)
+    device = resolve_device(device)
     if setting is not None:
         instance(setting, Federation, "setting")
-    fed = setting if setting is not None else federation(cfg)
+    fed = setting if setting is not None else federation(cfg, device=device)
     if len(fed.parts) != cfg.participants:
         raise ConfigError(f"the federation has {len(fed.parts)} participants, the config "
                           f"{cfg.participants}")
     started = time.perf_counter()
     k = len(fed.data.classes)
     shape = tuple(fed.data.images.shape[1:])
-    model = LeNet(shape[0], k + 1, shape[1], activation="relu", init="default", seed=cfg.seed)
+    model = LeNet(shape[0], k + 1, shape[1], activation="relu", init="default",
+                  seed=cfg.seed).to(device)
     generator = Generator(cfg.latent_dim, shape, seed=cfg.seed + 2)  # type: ignore[arg-type]
+    generator = generator.to(device)
     adversary = GANAdversary(*fed.parts[1], cfg.victim_class, k, generator, cfg)
     victim_dp = _DPVictim(*fed.parts[0], cfg) if cfg.dp_victim else None
     z_fixed = torch.randn(cfg.samples, cfg.latent_dim,

@@ -146,7 +146,9 @@ def mi_face(
     """Invert ``model``: for every class, the input it finds most typical (MI-Face).
 
     All images are optimised together (their costs are independent, so this is the same as one
-    run per image, only faster). The model is used in eval mode and not changed.
+    run per image, only faster). The model is used in eval mode and not changed. The images are
+    optimised on the model's device (the noisy starts are drawn on the CPU, so a seed gives the
+    same starts everywhere); the :class:`Inversion` comes back on the CPU.
 
     Args:
         model: the target classifier (white-box: the attack differentiates through it).
@@ -198,22 +200,23 @@ def mi_face(
     bad = [int(c) for c in targets if not 0 <= int(c) < num_outputs]
     if bad:
         raise ConfigError(f"class {bad[0]} is outside the model's {num_outputs} outputs")
-    targets = targets.repeat_interleave(cfg.restarts)
+    device = params[0].device
+    targets = targets.cpu().repeat_interleave(cfg.restarts)
     n = len(targets)
     x = torch.full((n, *shape), cfg.start, dtype=dtype)
     if cfg.restarts > 1:
         gen = torch.Generator().manual_seed(cfg.seed)
         noisy = torch.arange(n) % cfg.restarts != 0
         x[noisy] += cfg.noise * torch.randn(x[noisy].shape, generator=gen, dtype=dtype)
-    x = x.clamp(0, 1).requires_grad_(True)
-    rows = torch.arange(n)
+    x = x.clamp(0, 1).to(device).requires_grad_(True)
+    rows, on_device = torch.arange(n, device=device), targets.to(device)
 
     def costs(images: Tensor) -> Tensor:
-        p = F.softmax(model(images), dim=-1)[rows, targets]
+        p = F.softmax(model(images), dim=-1)[rows, on_device]
         return 1 - p + cfg.tv_weight * _tv_per_image(images)
 
     best = x.detach().clone()
-    best_cost = torch.full((n,), float("inf"), dtype=dtype)
+    best_cost = torch.full((n,), float("inf"), dtype=dtype, device=device)
     last_gain = 0
     history: list[float] = []
     started = time.perf_counter()
@@ -243,10 +246,11 @@ def mi_face(
                     better = c < best_cost
                     best[better] = x.detach()[better]
         with torch.no_grad():
-            confidence = F.softmax(model(best), dim=-1)[rows, targets]
+            confidence = F.softmax(model(best), dim=-1)[rows, on_device]
     finally:
         model.train(was_training)
-    return Inversion(best, targets, confidence, history, step, time.perf_counter() - started)
+    return Inversion(best.cpu(), targets, confidence.cpu(), history, step,
+                     time.perf_counter() - started)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ aggregation may hide their individual updates, so the server may see only their 
 attacks take what the server receives (a :class:`~dlgtut.fl.SharedUpdate`, or the aggregate
 from :func:`dlgtut.defenses.secure_aggregate`) together with the server's own
 :class:`~.block.MaliciousModel`, never the private batch, and read images off it in closed
-form: nothing is optimised.
+form: nothing is optimised. The server's model is built on the device of the model it wraps;
+the read-out works in float64 on the CPU, and the images come back there.
 
 * :mod:`.block`: the block, what the server sends and keeps (:class:`MaliciousModel`), and what
   an attack returns (:class:`Breach`).

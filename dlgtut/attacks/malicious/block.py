@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...device import model_device
 from ...errors import AttackError, ConfigError, DataError, WrongTypeError
 from ...fl import SharedUpdate, require_update
 
@@ -199,7 +200,8 @@ def insert_block(model: nn.Module, block: MaliciousBlock) -> nn.Sequential:
     """``nn.Sequential(block, model)``, after checking that ``model`` has room for the block.
 
     The block outputs images of its input shape, so the model must take them: a model that
-    cannot (wrong channels, too small for its layers) has no room for the block in front.
+    cannot (wrong channels, too small for its layers) has no room for the block in front. The
+    block joins the model on its device and in its dtype.
 
     Raises:
         WrongTypeError: ``model`` is not a ``torch.nn.Module``.
@@ -210,17 +212,18 @@ def insert_block(model: nn.Module, block: MaliciousBlock) -> nn.Sequential:
     shape = block.input_shape
     params = list(model.parameters())
     dtype = params[0].dtype if params else torch.float32
+    device = model_device(model)
     probe = copy.deepcopy(model)  # a dry run must not touch the caller's BatchNorm statistics
     try:
         with torch.no_grad():
-            out = probe(torch.zeros(2, *shape, dtype=dtype))
+            out = probe(torch.zeros(2, *shape, dtype=dtype, device=device))
     except (RuntimeError, ValueError, TypeError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"no room for the block: the model cannot take "
                           f"{' x '.join(map(str, shape))} images ({reason})") from None
     if not isinstance(out, Tensor) or out.ndim != 2:
         raise ConfigError("no room for the block: the model must map images to N x K scores")
-    return nn.Sequential(block.to(dtype), copy.deepcopy(model))
+    return nn.Sequential(block.to(device=device, dtype=dtype), copy.deepcopy(model))
 
 
 def block_gradient(update: SharedUpdate, server: MaliciousModel, who: str

@@ -18,6 +18,7 @@ Two attackers, two observations (Melis et al. 2019 name both):
 
 Each function takes only what its attacker sees (global models, or an update and its public
 model) and candidate records; which candidates are members is ground truth for the metrics.
+Each runs on the device of the model it is given and returns its scores as numpy arrays.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def gradient_alignment(update: SharedUpdate, images: Tensor, labels: Tensor) -> 
     d = torch.cat([t.reshape(-1) for t in _direction(update)])
     if g.shape[1] != d.numel():
         raise DataError(f"the update has {d.numel()} numbers, the model {g.shape[1]} parameters")
-    return F.cosine_similarity(g, d[None].to(g), dim=1).double().numpy()
+    return F.cosine_similarity(g, d[None].to(g), dim=1).double().cpu().numpy()
 
 
 def update_loss_change(update: SharedUpdate, images: Tensor, labels: Tensor, *,

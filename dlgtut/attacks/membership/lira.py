@@ -68,6 +68,8 @@ def _check_variant(variant) -> None:
 
 def _keep(keep, shape) -> np.ndarray:
     """``keep`` as booleans of ``shape``: booleans or 0 and 1 only (0.5 is no membership)."""
+    if hasattr(keep, "detach"):  # a tensor, on any device
+        keep = keep.detach().cpu()
     try:
         raw = np.asarray(keep)
     except (TypeError, ValueError):

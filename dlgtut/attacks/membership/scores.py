@@ -181,7 +181,7 @@ def plot_score_histogram(scores, members, *, ax=None, xlabel: str = "attack scor
     import matplotlib.pyplot as plt
 
     s = array(scores, "scores").reshape(-1)
-    m = flags(members, "members").numpy()  # 0.5 is not a member; it used to count as one
+    m = flags(members, "members").cpu().numpy()  # 0.5 is not a member; it used to count as one
     if s.shape != m.shape or not m.any() or m.all():
         raise DataError("need one ground-truth flag per score, with members and non-members")
     integer(bins, "bins", low=1)

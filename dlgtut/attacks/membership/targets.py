@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from ...checks import MAX_SEED, flag, instance, integer, number
 from ...checks import seed as check_seed
 from ...data import ImageSet
+from ...device import resolve_device
 from ...errors import ConfigError, DataError
 from ...fl import as_labels
 from ...training import MLP, predict_logits, train_classifier
@@ -74,9 +75,14 @@ class Recipe:
         for h in self.hidden:
             integer(h, "every hidden width", low=1)
 
-    def train(self, images, labels, num_classes: int, *, seed: int, on_epoch=None) -> MLP:
-        """A fresh MLP (weights seeded with ``seed``) trained on ``images``, ``labels``."""
+    def train(self, images, labels, num_classes: int, *, seed: int, on_epoch=None,
+              device: str | torch.device = "cpu") -> MLP:
+        """A fresh MLP (weights seeded with ``seed``) trained on ``images``, ``labels``.
+
+        The weights are drawn on the CPU and the network trains on ``device``.
+        """
         net = MLP(images[0].numel(), num_classes, hidden=self.hidden, seed=seed)
+        net = net.to(resolve_device(device))
         train_classifier(net, images, labels, epochs=self.epochs, lr=self.lr,
                          batch_size=self.batch_size, weight_decay=self.weight_decay,
                          seed=seed, on_epoch=on_epoch)
@@ -128,7 +134,7 @@ def _one_thread():
 
 
 def _train_recording(candidates: ImageSet, keep: np.ndarray, recipe: Recipe, seed: int,
-                     record_epochs) -> tuple[MLP, dict[int, np.ndarray]]:
+                     record_epochs, device: torch.device) -> tuple[MLP, dict[int, np.ndarray]]:
     """Train on the candidates marked in ``keep``; the logits on all candidates at each epoch."""
     idx = torch.from_numpy(np.flatnonzero(keep))
     wanted = set(record_epochs) | {recipe.epochs}
@@ -140,7 +146,7 @@ def _train_recording(candidates: ImageSet, keep: np.ndarray, recipe: Recipe, see
 
     with _one_thread():
         net = recipe.train(candidates.images[idx], candidates.labels[idx],
-                           len(candidates.classes), seed=seed, on_epoch=record)
+                           len(candidates.classes), seed=seed, on_epoch=record, device=device)
     return net, logits
 
 
@@ -191,7 +197,7 @@ class TargetRun:
 
 
 def train_target(candidates: ImageSet, recipe: Recipe, *, seed: int = 0,
-                 record_epochs=()) -> TargetRun:
+                 record_epochs=(), device: str | torch.device = "cpu") -> TargetRun:
     """Train the target on a random half of the candidates (exactly ``N // 2`` of them).
 
     Args:
@@ -201,20 +207,23 @@ def train_target(candidates: ImageSet, recipe: Recipe, *, seed: int = 0,
         record_epochs: epochs after which to record the target's logits as well (to follow the
             attack through training; the model after ``e`` epochs is the model that a recipe
             of ``e`` epochs would give, as the shuffling is seeded per run).
+        device: where the target is trained (the logits come back to the CPU as arrays).
 
     Raises:
         DataError: fewer than 4 candidates.
-        ConfigError: an epoch outside ``[1, recipe.epochs]`` or not an integer, or a bad seed.
+        ConfigError: an epoch outside ``[1, recipe.epochs]`` or not an integer, a bad seed, or
+            a device this machine does not have.
         WrongTypeError: ``recipe`` is not a :class:`Recipe`.
     """
     _check_candidates(candidates)
     instance(recipe, Recipe, "recipe")
     check_seed(seed)
+    device = resolve_device(device)
     epochs = _check_epochs(record_epochs, recipe)
     n = len(candidates)
     members = np.zeros(n, dtype=bool)
     members[np.random.default_rng(seed).permutation(n)[: n // 2]] = True
-    model, logits = _train_recording(candidates, members, recipe, seed, epochs)
+    model, logits = _train_recording(candidates, members, recipe, seed, epochs, device)
     return TargetRun(model, logits, members, recipe.epochs)
 
 
@@ -247,7 +256,8 @@ class Shadows:
 
 
 def train_shadows(candidates: ImageSet, recipe: Recipe, n_shadows: int, *, seed: int = 1,
-                  record_epochs=(), progress: bool = False) -> Shadows:
+                  record_epochs=(), progress: bool = False,
+                  device: str | torch.device = "cpu") -> Shadows:
     """Train ``n_shadows`` models with ``recipe``, each on a random half of the candidates.
 
     The halves come from :func:`random_halves`: each candidate is IN exactly half of the shadows.
@@ -260,10 +270,11 @@ def train_shadows(candidates: ImageSet, recipe: Recipe, n_shadows: int, *, seed:
         seed: seeds the halves and the shadows.
         record_epochs: epochs after which to record the logits as well.
         progress: show a tqdm progress bar.
+        device: where the shadows are trained (their logits come back to the CPU as arrays).
 
     Raises:
-        ConfigError: fewer than 2 shadows, an epoch outside ``[1, recipe.epochs]``, or a bad
-            seed.
+        ConfigError: fewer than 2 shadows, an epoch outside ``[1, recipe.epochs]``, a bad
+            seed, or a device this machine does not have.
         DataError: fewer than 4 candidates.
         WrongTypeError: ``recipe`` is not a :class:`Recipe`.
     """
@@ -275,10 +286,11 @@ def train_shadows(candidates: ImageSet, recipe: Recipe, n_shadows: int, *, seed:
         raise ConfigError(f"seed must be at most {(MAX_SEED - n_shadows + 1) // 1000} for "
                           f"{n_shadows} shadows, got {seed}")
     flag(progress, "progress")
+    device = resolve_device(device)
     epochs = _check_epochs(record_epochs, recipe)
     started = time.perf_counter()
     keep = random_halves(len(candidates), n_shadows, seed=seed)
-    runs = [_train_recording(candidates, keep[s], recipe, seed * 1000 + s, epochs)[1]
+    runs = [_train_recording(candidates, keep[s], recipe, seed * 1000 + s, epochs, device)[1]
             for s in tqdm(range(n_shadows), desc="shadow models", disable=not progress,
                           leave=False)]
     logits = {e: np.stack([r[e] for r in runs]) for e in runs[0]}

@@ -77,7 +77,8 @@ def per_example_gradients(model: nn.Module, images: Tensor, labels: Tensor) -> T
         labels: ``N`` class labels.
 
     Returns:
-        ``N x P`` gradients, ``P`` the number of parameters, in ``model.parameters()`` order.
+        ``N x P`` gradients, ``P`` the number of parameters, in ``model.parameters()`` order,
+        on the model's device (they are computed there, and averaged there).
 
     Raises:
         WrongTypeError: ``model`` is not a module.
@@ -194,11 +195,14 @@ def last_layer_columns(model: nn.Module) -> slice:
 
 
 def _mean_rows(grads: Tensor, draws: Sequence[Tensor]) -> Tensor:
-    """Row ``j``: the mean of ``grads`` over the indices in ``draws[j]`` (repeats count twice)."""
+    """Row ``j``: the mean of ``grads`` over the indices in ``draws[j]`` (repeats count twice).
+
+    The weights are built on the CPU and the product is taken on the gradients' device.
+    """
     weights = torch.zeros(len(draws), len(grads), dtype=grads.dtype)
     for j, idx in enumerate(draws):
         weights[j].index_add_(0, idx, torch.full((len(idx),), 1.0 / len(idx), dtype=grads.dtype))
-    return weights @ grads
+    return weights.to(grads.device) @ grads
 
 
 def _aggregate_draws(pool_with: LabelledPool, pool_mix: LabelledPool, offset: int, *,
@@ -283,7 +287,7 @@ class PropertyAttacker:
         index_sets, truth = _aggregate_draws(
             self.aux, self.aux, 0, n_updates=self.n_updates, batch_size=self.batch_size,
             fraction=1.0, draws=self.draws, generator=gen)
-        features = _mean_rows(grads, index_sets).numpy()
+        features = _mean_rows(grads, index_sets).cpu().numpy()
         self.classifier = make_pipeline(StandardScaler(),
                                         LogisticRegression(C=self.C, max_iter=5000))
         self.classifier.fit(features, truth)
@@ -349,8 +353,9 @@ def observe(model: nn.Module, split: PropertySplit, *, n_updates: int, batch_siz
         generator: the random source of the batches.
 
     Returns:
-        ``(updates, truth)``: the flattened mean updates (``draws x P``, what the adversary
-        recovers with :func:`others_update`) and whether the victim's batch had the property.
+        ``(updates, truth)``: the flattened mean updates (``draws x P`` on the CPU, what the
+        adversary recovers with :func:`others_update`) and whether the victim's batch had the
+        property. The gradients are computed on the model's device.
 
     Raises:
         ConfigError: ``n_updates > 1`` without other participants, pools too small, or
@@ -367,7 +372,7 @@ def observe(model: nn.Module, split: PropertySplit, *, n_updates: int, batch_siz
     index_sets, truth = _aggregate_draws(victim, others, len(victim), n_updates=n_updates,
                                          batch_size=batch_size, fraction=fraction,
                                          draws=draws, generator=generator)
-    return _mean_rows(grads, index_sets), truth
+    return _mean_rows(grads, index_sets).cpu(), truth
 
 
 def attack_round(model: nn.Module, split: PropertySplit, *, n_updates: int, batch_size: int,

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from ...checks import axes, instance, integer, number
 from ...checks import seed as check_seed
+from ...device import resolve_device
 from ...errors import ConfigError
 from ...fl import Participant
 from ...roc import RocSummary, plot_roc, roc_summary
@@ -181,7 +182,8 @@ class PropertyResult:
 
 
 def run_property_inference(split: PropertySplit, config: PropertyConfig | None = None, *,
-                           progress: bool = False) -> PropertyResult:
+                           progress: bool = False,
+                           device: str | torch.device = "cpu") -> PropertyResult:
     """Train a FedSGD federation and attack it round by round.
 
     The federation holds the adversary, the victim and ``len(split.others)`` other honest
@@ -199,17 +201,21 @@ def run_property_inference(split: PropertySplit, config: PropertyConfig | None =
             the federation has ``len(split.others) + 2`` participants.
         config: the federation and the attack (defaults: :class:`PropertyConfig`).
         progress: show a tqdm progress bar over the rounds.
+        device: where the global model lives, and so where the participants' updates and the
+            attacker's gradients are computed (its weights are drawn on the CPU first).
 
     Returns:
-        A :class:`PropertyResult`.
+        A :class:`PropertyResult` (its ``states`` on ``device``).
 
     Raises:
-        ConfigError: invalid settings, or pools too small for the batch size.
+        ConfigError: invalid settings, pools too small for the batch size, or a device this
+            machine does not have.
         WrongTypeError: ``split`` is not a PropertySplit, or ``config`` not a PropertyConfig.
     """
     instance(split, PropertySplit, "split")
     config = PropertyConfig() if config is None else instance(config, PropertyConfig, "config")
     config.check()
+    device = resolve_device(device)
     pools = {"the adversary": split.aux, "the victim": split.victim,
              **{f"honest participant {k + 1}": p for k, p in enumerate(split.others)}}
     for who, pool in pools.items():
@@ -220,8 +226,8 @@ def run_property_inference(split: PropertySplit, config: PropertyConfig | None =
     participants = len(split.others) + 2
     start, stop = config.window()
     c, h, w = split.aux.images.shape[1:]
-    server = Server(MLP(c * h * w, split.num_classes, hidden=(config.hidden,), seed=config.seed),
-                    lr=config.lr)
+    net = MLP(c * h * w, split.num_classes, hidden=(config.hidden,), seed=config.seed)
+    server = Server(net.to(device), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     common = dict(batch_size=config.batch_size, fraction=config.fraction,
                   train_draws=config.train_draws, eval_draws=config.eval_draws,

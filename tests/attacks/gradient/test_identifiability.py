@@ -118,3 +118,11 @@ def test_input_sensitivity_refuses_bad_input(refused, args, kwargs, error, fragm
 def test_input_sensitivity_refuses_what_is_not_a_model(refused):
     refused(WrongTypeError, "torch.nn.Module, got str", input_sensitivity, "lenet", (1, 8, 8),
             1, 10)
+
+
+@pytest.mark.parametrize("labels", [None, torch.tensor([3])])
+def test_input_sensitivity_runs_on_the_models_device(device, labels):
+    net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0)
+    on_cpu = input_sensitivity(net, (1, 8, 8), 1, 10, labels)
+    on_device = input_sensitivity(net.to(device), (1, 8, 8), 1, 10, labels)
+    assert on_device == pytest.approx(on_cpu, rel=1e-4)

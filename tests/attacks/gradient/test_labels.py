@@ -160,3 +160,13 @@ def test_label_counts_with_a_shape_the_model_cannot_take_is_one_line(refused):
     _, update = _update(2)
     refused(DataError, "the model cannot take images of shape (3, 8, 8)", label_counts,
             dataclasses.replace(update, input_shape=(3, 8, 8)))
+
+
+def test_labels_read_off_an_update_on_any_device_come_back_on_the_cpu(device, digits):
+    net = LeNet(1, 10, 32, seed=0).to(device)
+    for n in (1, 4, 12):  # iDLG, the distinct-label rules, repeated labels
+        labels = digits.labels[:n]
+        guess = analytic_labels(Participant(net).fedsgd(PrivateBatch(digits.images[:n], labels)))
+        assert guess.labels.device.type == "cpu"
+    update = Participant(net).fedsgd(PrivateBatch(digits.images[:4], digits.labels[:4]))
+    assert label_counts(update).device.type == "cpu"

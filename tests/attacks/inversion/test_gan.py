@@ -166,3 +166,34 @@ def test_the_adversary_refuses_data_and_objects_of_the_wrong_kind(refused):
             10, Generator(image_shape=(1, 4, 4)), CFG)
     refused(ConfigError, "target_class must be a non-negative integer", GANAdversary, x, y, 3.0,
             10, Generator(), CFG)
+
+
+def test_the_run_trains_on_the_device_and_its_samples_come_back_to_the_cpu(device, fed):
+    res = gan_attack(CFG, setting=fed, rounds=2, eval_every=1, device=device)
+    assert res.samples.device.type == "cpu" and len(res.accuracy) == 3
+    if device.type == "cpu":  # the default device: the same run
+        same = gan_attack(CFG, setting=fed, rounds=2, eval_every=1)
+        assert same.accuracy == res.accuracy and torch.equal(same.samples, res.samples)
+
+
+def test_the_dp_victim_trains_on_the_device(device, fed):
+    res = gan_attack(CFG, setting=fed, rounds=1, eval_every=1, dp_victim=True, device=device)
+    assert 0 < res.epsilon < float("inf")
+
+
+def test_the_adversary_follows_its_generators_device(device, fed):
+    x, y = fed.parts[1]
+    generator = Generator(CFG.latent_dim, (1, 8, 8), seed=0).to(device)
+    adversary = GANAdversary(x, y, CFG.victim_class, 10, generator, CFG)
+    shared = LeNet(1, 11, 8, activation="relu", init="default", seed=0).to(device)
+    p = adversary.train_generator(shared)
+    assert 0 <= p <= 1
+    assert adversary.generate(torch.randn(3, CFG.latent_dim)).device.type == "cpu"
+    update = adversary.update(shared, torch.Generator().manual_seed(0))
+    assert all(t.device.type == device.type for t in update.tensors)
+
+
+def test_the_federations_evaluator_trains_on_the_device(cuda):
+    fed = federation(CFG, device=cuda)
+    assert next(fed.evaluator.parameters()).device.type == "cuda"
+    assert fed.evaluator_accuracy > 0.8

@@ -6,6 +6,7 @@ the attack. The helpers are checked against numpy references; the command line w
 outputs and refuses bad options with one line and status 2.
 """
 
+import copy
 import json
 
 import numpy as np
@@ -223,3 +224,30 @@ def test_inversion_case_checks_its_input_before_training(refused, monkeypatch, k
 
     monkeypatch.setattr(evaluation, "train_classifier", boom)
     refused(error, fragment, inversion_case, **kwargs)
+
+
+def test_mi_face_optimises_on_the_models_device_and_answers_on_the_cpu(device, faces):
+    net = faces.target
+    a = mi_face(net, [0, 1], faces.input_shape, steps=20, restarts=2, seed=3)
+    b = mi_face(copy.deepcopy(net).to(device), [0, 1], faces.input_shape, steps=20, restarts=2,
+                seed=3)
+    assert {t.device.type for t in (b.images, b.classes, b.confidence)} == {"cpu"}
+    torch.testing.assert_close(b.images, a.images, rtol=0, atol=1e-2)  # lr 10 amplifies rounding
+    scores = score_inversion(b.images.to(device), b.classes.to(device), faces.evaluator,
+                             faces.means.to(device))  # judged from any device
+    assert scores == score_inversion(b.images, b.classes, faces.evaluator, faces.means)
+
+
+def test_a_float64_model_is_inverted_in_float64():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2)).double()
+    inv = mi_face(net, [0, 1], (1, 2, 2), steps=5, restarts=2)
+    assert inv.images.dtype == torch.float64 and inv.images.device.type == "cpu"
+
+
+def test_the_case_trains_both_models_on_the_device(device, digits):
+    data = ImageSet(digits.data.images[:200], digits.data.labels[:200], digits.data.classes,
+                    "digits", "test")
+    case = inversion_case(data, seed=0, epochs=3, device=device)
+    for model in (case.target, case.evaluator):
+        assert next(model.parameters()).device.type == device.type
+    assert case.means.device.type == "cpu" and 0 <= case.target_accuracy <= 1

@@ -84,3 +84,12 @@ def test_checks_take_what_they_say(setting):
     with pytest.raises(WrongTypeError, match="needs the participant's PrivateBatch"):
         audit_update(update, batch.images)
     assert torch.is_tensor(audit_update(update, batch).psnr)
+
+
+def test_the_checks_read_a_model_and_update_on_any_device(device, setting):
+    net, batch, public = setting
+    lure = imprint_model(LeNet(1, 10, 32, seed=1234).to(device), public, bins=64)
+    update = Participant(lure.model).fedsgd(batch)
+    audit = audit_update(update, batch)
+    assert audit.psnr.device.type == "cpu" and not audit.safe
+    assert parallel_rows(lure.model) and architecture_changes(lure.model, net)

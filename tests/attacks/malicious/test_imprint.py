@@ -199,3 +199,22 @@ def test_what_the_server_keeps_is_frozen(digits):
     with pytest.raises(AttributeError):
         lure.boundaries = torch.zeros(8)
     assert lure.public_images == 50 and lure.requested == 8 and lure.rows <= 8
+
+
+def test_the_servers_model_is_built_on_the_device_and_read_off_on_the_cpu(device, digits):
+    batch, public = _split(digits, 8)
+    lure = imprint_model(_net(digits).to(device), public, bins=32)
+    assert all(p.device.type == device.type for p in lure.model.parameters())
+    breach = imprint_attack(Participant(lure.model).fedsgd(batch), lure)
+    assert breach.images.device.type == "cpu"
+    cpu = imprint_model(_net(digits), public, bins=32)
+    same = imprint_attack(Participant(cpu.model).fedsgd(batch), cpu)
+    # Rounding on another device may tip an image lying on a bin's edge into the next bin.
+    got, want = (fraction_exact(score_images(b.images, batch.images)) for b in (breach, same))
+    assert abs(got - want) <= 0.25 and (device.type != "cpu" or got == want)
+
+
+def test_a_float64_model_gets_a_float64_block(digits):
+    _, public = _split(digits, 8)
+    lure = imprint_model(_net(digits).double(), public, bins=8)
+    assert all(p.dtype == torch.float64 for p in lure.model.parameters())

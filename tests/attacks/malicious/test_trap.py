@@ -95,3 +95,15 @@ def test_a_trap_model_is_what_the_server_keeps(digits):
     lure = trap_model(_net(), digits.images[:40], rows=8, images=4)
     assert isinstance(lure, TrapWeights) and lure.method == "trap" and lure.rows == 8
     assert lure.expected_images == 4 and lure.public_images == 40
+
+
+def test_trap_weights_on_the_device_read_off_the_same_images(device, digits):
+    batch, public = _split(digits, 4)
+    lure = trap_model(_net().to(device), public, rows=64, images=4)
+    breach = trap_attack(Participant(lure.model).fedsgd(batch), lure)
+    cpu = trap_model(_net(), public, rows=64, images=4)
+    same = trap_attack(Participant(cpu.model).fedsgd(batch), cpu)
+    assert breach.images.device.type == "cpu"
+    # Rounding on another device may tip an image lying on a row's threshold.
+    got, want = (fraction_exact(score_images(b.images, batch.images)) for b in (breach, same))
+    assert abs(got - want) <= 0.25 and (device.type != "cpu" or got == want)

@@ -416,3 +416,50 @@ def test_federated_signals_refuse_the_private_batch_and_float_labels(refused):
             start=1.5)
     refused(DataError, "confidences contains NaN or inf", confidence_gain,
             np.full((3, 2), np.nan), start=0)
+
+
+# ------------------------------------------------------------------------------------------
+# Devices
+# ------------------------------------------------------------------------------------------
+
+
+def test_targets_and_shadows_train_on_the_device_and_answer_in_arrays(device, digits):
+    x, y = digits
+    candidates = ImageSet(x[:40], y[:40], tuple(str(k) for k in range(10)), "digits", "test")
+    recipe = Recipe(hidden=(16,), epochs=5)
+    target = train_target(candidates, recipe, seed=0, device=device)
+    shadows = train_shadows(candidates, recipe, 2, seed=1, device=device)
+    assert next(target.model.parameters()).device.type == device.type
+    assert isinstance(target.logits[5], np.ndarray) and shadows.at(None).shape == (2, 40, 10)
+    cpu = train_target(candidates, recipe, seed=0)
+    np.testing.assert_array_equal(target.members, cpu.members)
+    np.testing.assert_allclose(target.logits[5], cpu.logits[5], rtol=1e-3, atol=1e-4)
+    lira_attack(target.logits[5], candidates.labels, shadows)  # arrays, whatever the device
+
+
+def test_the_federated_signals_run_on_the_models_device(device, digits):
+    x, y = digits
+    net = MLP(64, 10, hidden=(32,), seed=0)
+    update = Participant(net).fedsgd(PrivateBatch(x[:4], y[:4]))
+    on_device = Participant(MLP(64, 10, hidden=(32,), seed=0).to(device)).fedsgd(
+        PrivateBatch(x[:4], y[:4]))
+    for signal in (gradient_alignment, lambda u, a, b: update_loss_change(u, a, b, lr=0.1)):
+        got = signal(on_device, x[:8], y[:8])
+        assert isinstance(got, np.ndarray)
+        np.testing.assert_allclose(got, signal(update, x[:8], y[:8]), rtol=1e-4, atol=1e-5)
+    states = [{k: v.to(device) for k, v in net.state_dict().items()}]
+    phis = global_model_confidences(net.to(device), states, x[:8], y[:8])
+    assert phis.shape == (1, 8)
+
+
+def test_members_may_be_a_tensor_on_any_device(device):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dlgtut.attacks.membership import plot_score_histogram
+
+    members = torch.tensor([1, 0, 1, 0], device=device)
+    plt = __import__("matplotlib.pyplot").pyplot
+    plt.close(plot_score_histogram(np.array([1.0, 0.0, 2.0, -1.0]), members).figure)
+    keep = torch.tensor([[True, False], [False, True]], device=device)
+    assert lira_statistics(np.zeros((2, 2)), keep).mu_in.shape == (2,)

@@ -14,6 +14,7 @@ from dlgtut.attacks.property import (
     flatten_update,
     intensity_property,
     last_layer_columns,
+    observe,
     others_update,
     per_example_gradients,
     run_property_inference,
@@ -298,3 +299,29 @@ def test_the_experiment_and_its_figures_refuse_objects_of_the_wrong_kind(refused
             n_updates=1, batch_size=4, fraction=2.0)
     refused(ConfigError, "n_updates must be a positive integer, got 0.5", attack_round, MLP(64, 10),
             split, n_updates=0.5, batch_size=4)
+
+
+# --- devices ------------------------------------------------------------------------------------
+
+def test_the_adversarys_gradients_follow_the_models_device(device, split):
+    net = MLP(64, 10, hidden=(16,), seed=0)
+    on_device = MLP(64, 10, hidden=(16,), seed=0).to(device)
+    x, y = split.victim.images[:12], split.victim.labels[:12]
+    rows = per_example_gradients(on_device, x, y)
+    assert rows.device.type == device.type  # computed, and averaged, on the model's device
+    torch.testing.assert_close(rows.cpu(), per_example_gradients(net, x, y), rtol=1e-4,
+                               atol=1e-6)
+    attacker = PropertyAttacker(split.aux, batch_size=8, n_updates=1, draws=20).fit(on_device)
+    seen, truth = observe(on_device, split, n_updates=2, batch_size=8, draws=8,
+                          generator=torch.Generator().manual_seed(0))
+    assert seen.device.type == "cpu" and attacker.score(seen).shape == (8,)
+    update = Participant(on_device).fedsgd(PrivateBatch(x, y))
+    assert attacker.score(update).shape == (1,)
+
+
+def test_the_federation_and_its_attack_run_on_the_device(device, split):
+    result = run_property_inference(split, PropertyConfig(rounds=2, train_draws=40,
+                                                          eval_draws=20, seed=0), device=device)
+    assert len(result.auc_per_round) == 2 and np.isfinite(result.roc.auc)
+    assert all(v.device.type == device.type for v in result.states[-1].values())
+    assert result.accuracy[-1] > result.accuracy[0]
