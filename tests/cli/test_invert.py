@@ -8,8 +8,6 @@ import pytest
 from dlgtut.cli import main
 
 
-@pytest.fixture(scope="module")
-
 def test_cli_invert_writes_its_outputs(tmp_path, capsys):
     out = tmp_path / "inv"
     assert main(["invert", "--dataset", "faces", "--steps", "50", "--out", str(out),

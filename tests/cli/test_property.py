@@ -8,8 +8,6 @@ import pytest
 from dlgtut.cli import main
 
 
-@pytest.fixture(scope="module")
-
 def test_cli_writes_metrics_and_figures(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["property", "--rounds", "3", "--participants", "3", "--train-draws", "60",
