@@ -26,6 +26,7 @@ checks the result against the gradient like any other start.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 
@@ -206,11 +207,14 @@ def rgap_images(update: SharedUpdate) -> Tensor:
             "Flatten and invertible activations (Sigmoid, Tanh, LeakyReLU) ending in a linear "
             "classifier with a bias")
     tensors = update.gradient()
-    params = list(update.model.parameters())
+    # The linear algebra runs on the CPU (scipy's sparse solvers), in float64, on a copy.
+    model = copy.deepcopy(update.model).cpu().double()
+    layers = _chain(model)
+    params = list(model.parameters())
     if len(tensors) != len(params) or any(
             t.shape != p.shape for t, p in zip(tensors, params, strict=True)):
         raise AttackError("the shared update does not match the public model's parameters")
-    grad = {id(p): t.detach().double() for p, t in zip(params, tensors, strict=True)}
+    grad = {id(p): t.detach().cpu().double() for p, t in zip(params, tensors, strict=True)}
     shapes = [tuple(update.input_shape)]
     with torch.no_grad():
         h = torch.zeros(1, *update.input_shape, dtype=params[0].dtype)
@@ -262,13 +266,13 @@ def rgap(update: SharedUpdate) -> Reconstruction:
     started = time.perf_counter()
     x = rgap_images(update)
     images = x.float().clamp(0, 1)
-    label = int(torch.argmin(update.gradient()[-1]))
+    label = int(torch.argmin(update.gradient()[-1].cpu()))
     model = update.model
     params = list(model.parameters())
-    dtype = params[0].dtype
+    dtype, device = params[0].dtype, params[0].device
     with torch.enable_grad():
-        logits = model(images.to(dtype))
-        target = F.one_hot(torch.tensor([label]), logits.shape[-1]).to(dtype)
+        logits = model(images.to(device, dtype))
+        target = F.one_hot(torch.tensor([label], device=device), logits.shape[-1]).to(dtype)
         loss = torch.mean(torch.sum(-target * F.log_softmax(logits, dim=-1), 1))
         grads = torch.autograd.grad(loss, params)
     shared = update.gradient()

@@ -41,6 +41,7 @@ from ...checks import choice, flag, instance, integer, number, replace, tensor
 from ...checks import seed as check_seed
 from ...errors import AttackError, ConfigError, DataError
 from ...fl import SharedUpdate, as_labels, one_hot, require_update, soft_cross_entropy
+from ...threads import threads_for
 from ..result import Reconstruction, Snapshot, Status
 from .identifiability import UNINFORMATIVE, identifiability, input_sensitivity
 from .labels import LabelGuess, analytic_labels
@@ -163,10 +164,11 @@ class _Matcher:
 
     def __init__(self, update: SharedUpdate) -> None:
         self.model = copy.deepcopy(update.model).float().eval()
+        self.device = next(self.model.parameters()).device  # the attack runs where the model is
         self.names = [n for n, _ in self.model.named_parameters()]
         self.params = [p.detach().clone().requires_grad_(True) for p in self.model.parameters()]
         self.buffers = dict(self.model.named_buffers())
-        target = [t.detach().float() for t in update.tensors]
+        target = [t.detach().to(self.device, torch.float32) for t in update.tensors]
         if len(target) != len(self.params) or any(
             t.shape != p.shape for t, p in zip(target, self.params, strict=True)
         ):
@@ -199,7 +201,7 @@ class _Matcher:
         params = list(self.params)
         n, size = self.batch_size, max(1, min(self.minibatch, self.batch_size))
         for k in range(self.steps):
-            idx = torch.arange(k * size, k * size + size) % n
+            idx = torch.arange(k * size, k * size + size, device=x.device) % n
             grads = torch.autograd.grad(self._loss(params, x[idx], probs[idx]), params,
                                         create_graph=True)
             params = [p - self.lr * g for p, g in zip(params, grads, strict=True)]
@@ -230,7 +232,7 @@ def _trial(cfg, matcher, x, probs, bar, deadline):
     opt = torch.optim.Adam([x], lr=cfg.lr)
     milestones = [int(cfg.iterations * f) for f in (3 / 8, 5 / 8, 7 / 8)] if cfg.decay else []
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
-    history = [Snapshot(0, x.detach().clamp(0, 1).clone(), float("nan"))]
+    history = [Snapshot(0, x.detach().clamp(0, 1).cpu(), float("nan"))]
     distances: list[float] = []
     best = (math.inf, x.detach().clone())
     status: Status = "max_iterations"
@@ -258,7 +260,7 @@ def _trial(cfg, matcher, x, probs, bar, deadline):
         bar.update(1)
         bar.set_postfix(distance=f"{d:.3g}", refresh=False)
         if cfg.snapshot_every and step % cfg.snapshot_every == 0:
-            history.append(Snapshot(step, x.detach().clamp(0, 1).clone(), d))
+            history.append(Snapshot(step, x.detach().clamp(0, 1).cpu(), d))
         if cfg.stop_distance is not None and d < cfg.stop_distance:
             status, message = "converged", f"cosine distance {d:.3g} < {cfg.stop_distance:g}"
             break
@@ -323,7 +325,7 @@ def inverting_gradients(
         raise ConfigError(f"{len(labels)} labels for a batch of {update.batch_size}")
     if labels.min() < 0 or labels.max() >= update.num_classes:
         raise ConfigError(f"labels must lie in [0, {update.num_classes - 1}]")
-    probs = one_hot(labels, update.num_classes).float()
+    probs = one_hot(labels, update.num_classes).to(matcher.device, torch.float32)
     shape = (update.batch_size, *update.input_shape)
     sensitivity = input_sensitivity(update.model, update.input_shape, update.batch_size,
                                     update.num_classes, labels)
@@ -335,11 +337,12 @@ def inverting_gradients(
     started = time.perf_counter()
     deadline = None if cfg.time_limit is None else started + cfg.time_limit
     best = None
-    with tqdm(total=cfg.iterations * cfg.trials, desc="IG", disable=not cfg.progress,
-              leave=False) as bar:
+    with threads_for(update.model), tqdm(total=cfg.iterations * cfg.trials, desc="IG",
+                                         disable=not cfg.progress, leave=False) as bar:
         trial = 0
         for trial in range(cfg.trials):  # noqa: B007 (reported as restarts)
-            run = _trial(cfg, matcher, _start(cfg, shape, gen), probs, bar, deadline)
+            start = _start(cfg, shape, gen).to(matcher.device)  # drawn on the CPU: same seeds
+            run = _trial(cfg, matcher, start, probs, bar, deadline)
             if best is None or (math.isfinite(run[4]) and not run[4] >= best[4]):
                 best = run
             if run[0] == "converged" or (deadline and time.perf_counter() > deadline):
@@ -356,8 +359,8 @@ def inverting_gradients(
     if status == "converged" and sensitivity < UNINFORMATIVE:
         status = "unidentified"
     return Reconstruction(
-        images=x.detach().float().clamp(0, 1),
-        labels=labels.clone(),
+        images=x.detach().float().clamp(0, 1).cpu(),
+        labels=labels.cpu().clone(),
         status=status,
         iterations=steps,
         seconds=time.perf_counter() - started,

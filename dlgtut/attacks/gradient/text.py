@@ -59,6 +59,7 @@ from ...errors import DataError
 from ...metrics import label_accuracy
 from ...optim import CompactLBFGS
 from ...text import TextBatch, TextUpdate, as_token_ids, require_text_update
+from ...threads import threads_for
 from ..result import Status
 from ..stopping import StopRule
 from .text_repair import TextProblem, bag_of_words, repair
@@ -227,7 +228,7 @@ def sentence_assignment(pred: Tensor, truth: TextBatch | Tensor) -> Tensor:
         raise DataError(
             f"need N x T token ids of one shape, got {tuple(pred.shape)} and {tuple(true.shape)}"
         )
-    agree = (pred[:, None, :] == true[None, :, :]).sum(-1).numpy()  # pred x true
+    agree = (pred[:, None, :].cpu() == true[None, :, :].cpu()).sum(-1).numpy()  # pred x true
     rows, cols = linear_sum_assignment(-agree)
     perm = np.empty(len(rows), dtype=np.int64)
     perm[cols] = rows
@@ -241,14 +242,18 @@ class _Dummy:
         n, t = problem.shape
         self.problem = problem
         v, d = problem.E.shape
-        f64 = torch.float64
+        f64, device = torch.float64, problem.device  # drawn on the CPU: a seed is a seed
+
+        def draw(*shape: int) -> Tensor:
+            return torch.randn(*shape, generator=gen, dtype=f64).to(device)
+
         if cfg.unknowns == "tokens":
-            self.z = cfg.init_scale * torch.randn(n, t, v, generator=gen, dtype=f64)
+            self.z = cfg.init_scale * draw(n, t, v)
             self.variables = [self.z.requires_grad_(True)]
         else:
             spread = float(problem.E.detach().std())
-            self.x = cfg.init_scale * spread * torch.randn(n, t - 1, d, generator=gen, dtype=f64)
-            self.y = cfg.init_scale * torch.randn(n, t - 1, v, generator=gen, dtype=f64)
+            self.x = cfg.init_scale * spread * draw(n, t - 1, d)
+            self.y = cfg.init_scale * draw(n, t - 1, v)
             self.variables = [self.x.requires_grad_(True), self.y.requires_grad_(True)]
 
     def inputs_and_labels(self) -> tuple[Tensor, Tensor]:
@@ -370,12 +375,13 @@ def text_dlg(
         cfg = cfg.replace(**overrides)
     problem = TextProblem(update, cfg.unknowns, cfg.distance)
     bag = bag_of_words(update)
-    everything = torch.arange(problem.E.shape[0])
+    everything = torch.arange(problem.E.shape[0], device=problem.device)
     gen = torch.Generator().manual_seed(cfg.seed)
     started = time.perf_counter()
     deadline = None if cfg.time_limit is None else started + cfg.time_limit
     best = None
-    with tqdm(total=cfg.iterations, desc="text DLG", disable=not cfg.progress, leave=False) as bar:
+    with threads_for(update.model), tqdm(total=cfg.iterations, desc="text DLG",
+                                         disable=not cfg.progress, leave=False) as bar:
         for attempt in range(cfg.restarts + 1):
             bar.reset(total=cfg.iterations)
             run = _run_once(problem, cfg, gen, bar, deadline)
@@ -406,13 +412,14 @@ def text_dlg(
             status = "stalled"
             message += f"; but the nearest tokens leave a gradient distance of {exact:.3g}"
     vocab = update.vocab
+    tokens, tokens_any, bag = tokens.cpu(), tokens_any.cpu(), bag.cpu()
     return TextReconstruction(
         tokens=tokens,
         text=[vocab.decode(row) for row in tokens],
         tokens_any=tokens_any,
         text_any=[vocab.decode(row) for row in tokens_any],
         bag=bag,
-        embeddings=dummy.embeddings().float(),
+        embeddings=dummy.embeddings().float().cpu(),
         status=status,
         iterations=steps,
         seconds=time.perf_counter() - started,

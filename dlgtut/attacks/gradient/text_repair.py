@@ -78,6 +78,7 @@ class TextProblem:
         choice(distance, ("l2", "cosine"), "distance")
         self.unknowns, self.distance_kind = unknowns, distance
         self.model = copy.deepcopy(update.model).double()
+        self.device = next(self.model.parameters()).device  # the attack runs where the model is
         names = [n for n, _ in self.model.named_parameters()]
         self.params = list(self.model.parameters())
         for p in self.params:
@@ -91,7 +92,7 @@ class TextProblem:
                 f"sentences of {update.seq_len} tokens need a context of {update.seq_len - 1}; "
                 f"the model has {self.model.context}"
             )
-        target = [t.detach().double() for t in update.tensors]
+        target = [t.detach().to(self.device, torch.float64) for t in update.tensors]
         sq = sum(float((t**2).sum()) for t in target)
         if not math.isfinite(sq):
             raise AttackError("the shared update contains NaN or inf")
