@@ -60,6 +60,9 @@ def add_parser(sub) -> None:
                      "weights after --local-steps SGD steps (fedavg)")
     fed.add_argument("--local-steps", type=positive_int("local steps", 1000), default=None,
                      help="FedAvg's local SGD steps (1)")
+    fed.add_argument("--full-batch", action="store_true",
+                     help="FedAvg: every local step on the same --batch-size examples (several "
+                     "local epochs) instead of a fresh minibatch per step")
     fed.add_argument("--lr", type=real("--lr", low=0, low_open=True, high=100), default=0.1,
                      help="learning rate: the server's for fedsgd, the participants' for "
                      "fedavg (0.1)")
@@ -102,6 +105,7 @@ def _check(args) -> None:
 
     only_with(args, {
         "local_steps": (args.algorithm == "fedavg", "with --algorithm fedavg"),
+        "full_batch": (args.algorithm == "fedavg", "with --algorithm fedavg"),
         "defense_value": (args.defense is not None, "with --defense"),
     })
     if args.size < 3:
@@ -183,7 +187,7 @@ def run(args) -> int:
     task = FlowerTask(
         dataset=args.dataset, size=args.size, model=args.model, seed=args.seed,
         algorithm=args.algorithm, lr=args.lr, local_steps=args.local_steps or 1,
-        batch_size=args.batch_size, defense=args.defense or "",
+        batch_size=args.batch_size, full_batch=args.full_batch, defense=args.defense or "",
         defense_value=args.defense_value or 0.0,
     )
     attack, config = server_attack(args.attack, iterations=args.iterations, seed=args.seed)

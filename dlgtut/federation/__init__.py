@@ -36,6 +36,7 @@ except ImportError as err:  # pragma: no cover - exercised without the extra
         "dlgtut.federation needs Flower: pip install \"dlgtut[flower]\"") from err
 
 from .client import make_client_app, round_task
+from .diagram import draw_flower
 from .report import plot_reconstructions, score_captured
 from .simulation import FederationRun, evaluate_global, make_server_app, run_federation
 from .strategy import Attack, Captured, CuriousFedAvg, Failure, RoundLog
@@ -56,4 +57,5 @@ __all__ = [
     "evaluate_global",
     "score_captured",
     "plot_reconstructions",
+    "draw_flower",
 ]

@@ -4,8 +4,8 @@
 :class:`~flwr.clientapp.ClientApp`. On a ``train`` message a participant
 
 1. loads the global model it was sent (``"arrays"``) and reads the round's public
-   hyperparameters from ``"config"`` (algorithm, learning rate, local steps, batch size: the
-   server chose them);
+   hyperparameters from ``"config"`` (algorithm, learning rate, local steps, batch size,
+   whether the local steps share one batch: the server chose them);
 2. draws its private batch for the round (:meth:`FlowerTask.private_batch`; its partition
    comes from the SuperNode's ``node_config["partition-id"]``);
 3. computes its update exactly as :class:`~dlgtut.fl.Participant` does (FedSGD gradient or
@@ -42,7 +42,7 @@ from .task import FlowerTask
 
 __all__ = ["make_client_app", "round_task", "HYPERPARAMETERS"]
 
-HYPERPARAMETERS = ("algorithm", "lr", "local-steps", "batch-size")
+HYPERPARAMETERS = ("algorithm", "lr", "local-steps", "batch-size", "full-batch")
 """The public hyperparameters the server sends in every round's ``"config"``."""
 
 

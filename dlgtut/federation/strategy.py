@@ -223,6 +223,7 @@ class CuriousFedAvg(FedAvg):
         config["lr"] = float(task.lr)
         config["local-steps"] = int(task.local_steps)
         config["batch-size"] = int(task.batch_size)
+        config["full-batch"] = bool(task.full_batch)
         public = load_arrays(task.build_model(), arrays)
         for p in public.parameters():
             p.requires_grad_(False)
@@ -293,7 +294,7 @@ class CuriousFedAvg(FedAvg):
             update = SharedUpdate(public, delta, "weight_delta", int(n), task.input_shape(),
                                   task.num_classes(), local_steps=task.local_steps,
                                   lr=float(task.lr),
-                                  meta={**facts, "minibatch_size": task.batch_size})
+                                  meta={**facts, "minibatch_size": task.minibatch_size() or int(n)})
         partition = num_partitions = None
         if EXPERIMENT in msg.content.config_records:
             experiment = msg.content.config_records[EXPERIMENT]

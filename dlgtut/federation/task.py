@@ -79,6 +79,9 @@ class FlowerTask:
         lr: FedSGD: the server's step size; FedAvg: the participants' local one.
         local_steps: FedAvg's local steps ``K`` (1 for FedSGD).
         batch_size: examples per (local) step.
+        full_batch: FedAvg only: every local step runs on the same ``batch_size`` examples
+            (several local epochs over a small local dataset) instead of a fresh minibatch of
+            ``batch_size`` per step.
         test_size: images held out for the server's evaluation of the global model.
         defense: a :data:`dlgtut.defenses.DEFENSES` name every participant applies to its
             update before sending it, or ``""`` for none.
@@ -93,6 +96,7 @@ class FlowerTask:
     lr: float = 0.1
     local_steps: int = 1
     batch_size: int = 1
+    full_batch: bool = False
     test_size: int = 300
     defense: str = ""
     defense_value: float = 0.0
@@ -110,6 +114,8 @@ class FlowerTask:
         if self.algorithm == "fedsgd" and self.local_steps != 1:
             raise ConfigError("FedSGD shares one gradient per round; use fedavg for "
                               "local_steps > 1")
+        if not isinstance(self.full_batch, bool):
+            raise ConfigError(f"full_batch must be true or false, got {self.full_batch!r}")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
         if self.defense and self.defense not in DEFENSES:
@@ -148,6 +154,8 @@ class FlowerTask:
                 value = int(value)
             if field.type == "float" and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
+            if field.type == "bool" and isinstance(value, int | float):
+                value = bool(value)
             values[field.name] = value
         return cls(**values)
 
@@ -203,9 +211,14 @@ class FlowerTask:
                                image_size=h, seed=self.seed)
 
     def examples_per_round(self) -> int:
-        """How many examples a participant trains on in one round (at most all of its own)."""
-        return self.batch_size if self.algorithm == "fedsgd" else (
-            self.batch_size * self.local_steps)
+        """How many examples a participant draws for one round (at most all of its own)."""
+        if self.algorithm == "fedsgd" or self.full_batch:
+            return self.batch_size
+        return self.batch_size * self.local_steps
+
+    def minibatch_size(self) -> int | None:
+        """FedAvg's examples per local step: ``batch_size``, or None for the whole batch."""
+        return None if self.full_batch else self.batch_size
 
     def private_batch(self, partition_id: int, num_partitions: int,
                       server_round: int) -> PrivateBatch:
@@ -235,11 +248,12 @@ class FlowerTask:
         """What an honest participant computes on ``batch`` from the global ``model``.
 
         FedSGD: the gradient (:meth:`~dlgtut.fl.Participant.fedsgd`); FedAvg: the weight change
-        after ``local_steps`` SGD steps on successive minibatches of ``batch_size``
-        (:meth:`~dlgtut.fl.Participant.fedavg`). The defence is not applied here.
+        after ``local_steps`` SGD steps on successive minibatches of ``batch_size`` (or on the
+        whole batch with ``full_batch``; :meth:`~dlgtut.fl.Participant.fedavg`). The defence
+        is not applied here.
         """
         participant = Participant(model)
         if self.algorithm == "fedsgd":
             return participant.fedsgd(batch)
         return participant.fedavg(batch, local_steps=self.local_steps, lr=self.lr,
-                                  minibatch_size=self.batch_size)
+                                  minibatch_size=self.minibatch_size())
