@@ -219,3 +219,16 @@ def test_private_batches_are_fixed_by_seed_partition_and_round():
     assert not torch.equal(a.images, task.private_batch(2, 4, 2).images)
     x, _ = task.partition(1, 4)
     assert all(any(torch.equal(img, y) for y in x) for img in a.images)  # its own data
+
+
+@pytest.mark.parametrize("name", ["dlg", "ig"])
+def test_both_attacks_run_on_what_the_server_captured(name):
+    """The captured public model is a normal model (autograd on), as a participant's is."""
+    from dlgtut.federation.strategy import server_attack
+
+    attack, _ = server_attack(name, iterations=3)
+    strategy = CuriousFedAvg(FlowerTask(algorithm="fedavg", local_steps=2, full_batch=True)
+                             if name == "ig" else FlowerTask(), attack=attack, attack_limit=1)
+    one_round(strategy.task, strategy=strategy)
+    assert strategy.captured[0].reconstruction is not None
+    assert strategy.captured[0].attack_error is None
