@@ -90,6 +90,9 @@ def add_parser(sub) -> None:
                      help="attack steps per update (300 for dlg, 1500 for ig)")
     atk.add_argument("--attack-limit", type=positive_int("attack limit", MAX_CLIENTS),
                      default=None, help="attack at most this many updates per round (all)")
+    p.add_argument("--cpus", type=positive_int("cpus", 1024), default=None,
+                   help="CPUs the Simulation Engine (Ray) may use, one virtual client training "
+                   "on each at a time (default: all)")
     p.add_argument("--seed", type=seed, default=1234,
                    help="seeds the model, the data split, the batches and the attack (1234)")
     p.add_argument("--verbose", action="store_true", help="show Flower's and Ray's logs")
@@ -194,7 +197,8 @@ def run(args) -> int:
     out = prepare_out(args.out)
     task.partition(0, args.clients)  # the data loads and splits here, before Ray starts
     fed = run_federation(task, clients=args.clients, rounds=args.rounds, attack=attack,
-                         attack_limit=args.attack_limit, verbose=args.verbose)
+                         attack_limit=args.attack_limit, num_cpus=args.cpus,
+                         verbose=args.verbose)
     task = fed.task  # with the dataset that actually loaded
     rows = score_captured(fed.captured, task, args.clients)
     scored = [r for r in rows if r["psnr"] is not None]
@@ -209,6 +213,7 @@ def run(args) -> int:
     write_metrics(out, {
         "clients": args.clients,
         "rounds": args.rounds,
+        "cpus": args.cpus,
         "attack": args.attack,
         "updates_captured": len(fed.captured),
         "updates_attacked": len(attacked),
