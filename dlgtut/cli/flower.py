@@ -155,26 +155,6 @@ def _round_rows(fed, rows) -> list[dict]:
     return out
 
 
-def _save_arrays(path, fed, task, clients) -> None:
-    """The recovered images and the truth, one pair of arrays per attacked update."""
-    import numpy as np
-
-    from ..federation.report import truth_of
-    from ..metrics import match
-
-    arrays = {}
-    for c in fed.captured:
-        if c.reconstruction is None or c.partition is None:
-            continue
-        truth = truth_of(c, task, clients)
-        rec = c.reconstruction.images
-        order = match(rec.double(), truth.images.double())
-        key = f"client{c.partition}_round{c.server_round}"
-        arrays[f"{key}_recovered"] = rec[order].numpy().astype(np.float32)
-        arrays[f"{key}_truth"] = truth.images.numpy().astype(np.float32)
-    np.savez_compressed(path, **arrays)
-
-
 def run(args) -> int:
     """Run ``flower``; return the exit status."""
     _flower_installed()
@@ -230,10 +210,15 @@ def run(args) -> int:
         "seconds": round(time.perf_counter() - started, 2),
     })
     if scored:
+        import numpy as np
+
+        from ..federation.report import reconstruction_arrays
+
         use_agg()
         save_figure(plot_reconstructions(fed.captured, task, args.clients),
                     out / "reconstruction.png")
-        _save_arrays(out / "reconstruction.npz", fed, task, args.clients)
+        np.savez_compressed(out / "reconstruction.npz",
+                            **reconstruction_arrays(fed.captured, task, args.clients))
     acc = fed.test_accuracy
     summary = (f"{len(fed.captured)} updates captured from {args.clients} clients in "
                f"{args.rounds} rounds, {len(scored)} attacked")

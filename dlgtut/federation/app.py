@@ -37,7 +37,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from .client import make_client_app
 from .records import state_to_arrays
-from .report import plot_reconstructions, score_captured, truth_of
+from .report import plot_reconstructions, reconstruction_arrays, score_captured
 from .simulation import evaluate_global
 from .strategy import CuriousFedAvg, server_attack
 from .task import FlowerTask
@@ -82,12 +82,7 @@ def _write(out: Path, strategy: CuriousFedAvg, task: FlowerTask, rows, result) -
         fig = plot_reconstructions(attacked, task)
         fig.savefig(out / "reconstruction.png", dpi=150, bbox_inches="tight")
         plt.close(fig)
-        arrays = {}
-        for c in attacked:
-            key = f"client{c.partition}_round{c.server_round}"
-            arrays[f"{key}_recovered"] = c.reconstruction.images.numpy().astype(np.float32)
-            arrays[f"{key}_truth"] = truth_of(c, task).images.numpy().astype(np.float32)
-        np.savez_compressed(out / "reconstruction.npz", **arrays)
+        np.savez_compressed(out / "reconstruction.npz", **reconstruction_arrays(attacked, task))
 
 
 @server_app.main()

@@ -22,7 +22,7 @@ from .task import FlowerTask
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["score_captured", "plot_reconstructions", "truth_of"]
+__all__ = ["score_captured", "plot_reconstructions", "truth_of", "reconstruction_arrays"]
 
 
 def truth_of(captured, task: FlowerTask, num_partitions: int | None = None):
@@ -146,3 +146,28 @@ def plot_reconstructions(
                  "\n(left of each pair: the private batch; right: the reconstruction)",
                  fontsize=10)
     return fig
+
+
+def reconstruction_arrays(captured: Sequence, task: FlowerTask,
+                          num_partitions: int | None = None) -> dict[str, Any]:
+    """The recovered images and the truth as float32 arrays, for ``numpy.savez``.
+
+    Keys ``client{p}_round{r}_recovered`` and ``client{p}_round{r}_truth``; the recovered
+    images are matched to the truth image by image (:func:`dlgtut.metrics.match`), so the
+    ``i``-th recovered image is the attacker's guess for the ``i``-th private one.
+    """
+    import numpy as np
+
+    from ..metrics import match
+
+    arrays = {}
+    for c in captured:
+        if c.reconstruction is None or c.partition is None:
+            continue
+        truth = truth_of(c, task, num_partitions)
+        rec = c.reconstruction.images
+        order = match(rec.double().clamp(0, 1), truth.images.double())
+        key = f"client{c.partition}_round{c.server_round}"
+        arrays[f"{key}_recovered"] = rec[order].numpy().astype(np.float32)
+        arrays[f"{key}_truth"] = truth.images.numpy().astype(np.float32)
+    return arrays

@@ -232,3 +232,35 @@ def test_both_attacks_run_on_what_the_server_captured(name):
     one_round(strategy.task, strategy=strategy)
     assert strategy.captured[0].reconstruction is not None
     assert strategy.captured[0].attack_error is None
+
+
+def test_the_flower_app_reads_its_task_from_the_run_config():
+    """flwr run: flower_app/pyproject.toml's config is the default task plus the server's keys,
+    and the module-level ClientApp builds its task from the run config of each message."""
+    from pathlib import Path
+
+    import tomllib
+
+    from dlgtut.federation.app import SERVER_DEFAULTS, client_app
+
+    pyproject = Path(__file__).resolve().parents[2] / "flower_app" / "pyproject.toml"
+    config = tomllib.loads(pyproject.read_text())["tool"]["flwr"]["app"]
+    assert config["components"] == {"serverapp": "dlgtut.federation.app:server_app",
+                                    "clientapp": "dlgtut.federation.app:client_app"}
+    run_config = config["config"]
+    assert FlowerTask.from_run_config(run_config) == FlowerTask()
+    assert set(run_config) == set(FlowerTask().to_run_config()) | set(SERVER_DEFAULTS)
+
+    task = FlowerTask.from_run_config({**run_config, "batch-size": 2})
+    strategy = CuriousFedAvg(task)
+    model = task.build_model()
+    (message,) = strategy.configure_train(1, state_to_arrays(model), ConfigRecord(), Grid([7]))
+    context = Context(run_id=1, node_id=7, state=RecordDict(), run_config=run_config,
+                      node_config={"partition-id": 1, "num-partitions": 2})
+    reply = client_app(message, context)
+    strategy.aggregate_train(1, [reply])
+    (c,) = strategy.captured
+    want = task.honest_update(model, task.private_batch(1, 2, 1))
+    assert c.update.batch_size == 2 and c.num_partitions == 2
+    for got, w in zip(c.update.tensors, want.tensors, strict=True):
+        torch.testing.assert_close(got, w)
