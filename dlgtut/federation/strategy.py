@@ -119,7 +119,7 @@ class RoundLog:
     aggregate_seconds: float = 0.0
 
 
-def server_attack(name: str, *, iterations: int | None = None, seed: int = 0):
+def server_attack(name: str, *, iterations: int | None = None, seed: int = 0, **settings):
     """A dlgtut attack by name, quiet, as the strategy calls it; and its configuration.
 
     Args:
@@ -128,6 +128,7 @@ def server_attack(name: str, *, iterations: int | None = None, seed: int = 0):
             steps).
         iterations: attack steps (default: the attack's own).
         seed: seed of the attack's random starts.
+        **settings: further fields of the attack's configuration (``tv_weight=1e-3``).
 
     Returns:
         ``(attack, config)``: a function from SharedUpdate to Reconstruction, and the
@@ -144,7 +145,7 @@ def server_attack(name: str, *, iterations: int | None = None, seed: int = 0):
 
     if name not in ATTACKS:
         raise ConfigError(f"unknown attack {name!r}; choose from {', '.join(ATTACKS)}")
-    changes: dict[str, Any] = {"progress": False, "seed": seed}
+    changes: dict[str, Any] = {"progress": False, "seed": seed, **settings}
     if iterations is not None:
         changes["iterations"] = iterations
     if name == "ig":

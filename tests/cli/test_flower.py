@@ -65,6 +65,7 @@ def test_a_federation_writes_metrics_and_the_figure(tmp_path, capsys):
     (["--defense-value", "0.1"], "applies only with --defense"),
     (["--defense", "prune", "--defense-value", "1"], "fraction in [0, 1)"),
     (["--size", "2"], "at least 3"),
+    (["--tv", "0.1"], "--tv applies only to --attack ig"),
 ])
 def test_bad_combinations_are_refused_in_one_line(argv, message, tmp_path, capsys):
     if importlib.util.find_spec("flwr") is None:
