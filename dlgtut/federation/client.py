@@ -38,7 +38,7 @@ from .records import (
     parameters_to_arrays,
     state_to_arrays,
 )
-from .task import FlowerTask
+from .task import FlowerTask, loss_and_accuracy
 
 __all__ = ["make_client_app", "round_task", "HYPERPARAMETERS"]
 
@@ -68,14 +68,8 @@ def _partition(context: Context) -> tuple[int, int]:
 def _local_metrics(task: FlowerTask, model, partition_id: int,
                    num_partitions: int) -> dict[str, float]:
     """The received model's loss and accuracy on all of the participant's own data."""
-    from ..fl import one_hot, soft_cross_entropy
-
-    images, labels = task.partition(partition_id, num_partitions)
-    with torch.no_grad():
-        logits = model(images)
-        loss = soft_cross_entropy(logits, one_hot(labels, logits.shape[-1]))
-        acc = (logits.argmax(-1) == labels).double().mean()
-    return {"train-loss": float(loss), "train-accuracy": float(acc)}
+    loss, acc = loss_and_accuracy(model, *task.partition(partition_id, num_partitions))
+    return {"train-loss": loss, "train-accuracy": acc}
 
 
 def _reply_arrays(task: FlowerTask, model, update: SharedUpdate):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import torch
 from flwr.app import ArrayRecord
 from torch import Tensor, nn
 
@@ -96,5 +95,5 @@ def arrays_to_parameters(model: nn.Module, arrays: ArrayRecord) -> tuple[Tensor,
         if t.shape != p.shape:
             raise DataError(f"the update's {name!r} has shape {tuple(t.shape)}, the "
                             f"parameter {tuple(p.shape)}")
-        out.append(t.to(p.dtype) if t.dtype != p.dtype else t)
-    return tuple(torch.as_tensor(t) for t in out)
+        out.append(t.to(p.dtype))
+    return tuple(out)

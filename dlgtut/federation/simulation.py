@@ -42,7 +42,7 @@ from ..errors import ConfigError
 from .client import make_client_app
 from .records import load_arrays, state_to_arrays
 from .strategy import Attack, Captured, CuriousFedAvg, Failure, RoundLog
-from .task import FlowerTask
+from .task import FlowerTask, loss_and_accuracy
 
 __all__ = ["run_federation", "FederationRun", "make_server_app", "evaluate_global",
            "flower_environment"]
@@ -100,16 +100,11 @@ class FederationRun:
 
 def evaluate_global(task: FlowerTask) -> Callable[[int, ArrayRecord], MetricRecord]:
     """Flower's ``evaluate_fn``: the global model's loss and accuracy on the test set."""
-    from ..fl import one_hot, soft_cross_entropy
 
     def evaluate(server_round: int, arrays: ArrayRecord) -> MetricRecord:
         model = load_arrays(task.build_model(), arrays)
-        images, labels = task.test_set()
-        with torch.no_grad():
-            logits = model(images)
-            loss = soft_cross_entropy(logits, one_hot(labels, logits.shape[-1]))
-            acc = (logits.argmax(-1) == labels).double().mean()
-        return MetricRecord({"test-loss": float(loss), "test-accuracy": float(acc)})
+        loss, acc = loss_and_accuracy(model, *task.test_set())
+        return MetricRecord({"test-loss": loss, "test-accuracy": acc})
 
     return evaluate
 
