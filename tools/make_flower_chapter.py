@@ -32,7 +32,8 @@ differential-privacy tools, what secure aggregation would change, and what the a
 the federation grows.
 
 This chapter needs the `flower` extra (`pip install "dlgtut[flower]"`, Python 3.11 or newer).
-Each federation below starts Ray, which takes ten to twenty seconds on a laptop."""),
+Each federation below starts Ray in the background and stops it again; the last section
+measures how long that takes."""),
     code(COLAB_FLOWER),
     code('''import dataclasses
 import functools
@@ -171,9 +172,9 @@ participant's gradient, up to float rounding at most.
 
 In FedAvg a participant takes several SGD steps before it replies, and by Flower's convention it
 replies with its new weights; the server subtracts the $W_t$ it sent. Here every participant
-takes three local steps on its private image, so the update is not a gradient: the server
-attacks it with Inverting Gradients {cite:p}`geiping2020inverting`, which unrolls the three
-steps with the learning rate the server itself sent.
+takes several local steps on its private image, so the update is not a gradient: the server
+attacks it with Inverting Gradients {cite:p}`geiping2020inverting`, which unrolls the steps
+with the learning rate the server itself sent.
 
 Flower ships two kinds of differential privacy, and both assume FedAvg's replies (new weights).
 *Central* DP {cite:p}`mcmahan2018learning` clips every participant's update to a norm $C$ and
@@ -233,14 +234,17 @@ glue("dp_clip", C, display=False)
 glue("dp_epsilon", f"{epsilon:g}", display=False)
 glue("dp_noise_std", f"{noise_std:.2f}", display=False)
 glue("ig_iterations", ig.iterations, display=False)
+glue("avg_steps", task_avg.local_steps, display=False)
 glue("ig_seconds", f"{mean(r['attack_seconds'] for r in rows_avg):.1f}", display=False)
 assert by_kind["none"] > 20 and by_kind["clipped"] > 20 and by_kind["local"] < 15'''),
-    code('''fig = plot_reconstructions(fedavg.captured, fedavg.task,
-                           title="FedAvg, three local steps: undefended, clipped (central DP) "
-                                 "and local DP participants")'''),
+    code('''fig = plot_reconstructions(
+    fedavg.captured, fedavg.task,
+    title=f"FedAvg, {task_avg.local_steps} local steps: undefended, clipped (central DP) "
+          "and local DP participants")'''),
     md(r"""Without a defence, Inverting Gradients recovers the FedAvg participants' images at
 {glue:text}`avg_psnr_none` dB from {glue:text}`ig_iterations` steps
-({glue:text}`ig_seconds` s per update): three local steps do not hide one image. The
+({glue:text}`ig_seconds` s per update): {glue:text}`avg_steps` local steps do not hide one
+image. The
 participants that clipped their update to norm {glue:text}`dp_clip` for Flower's *central* DP
 lose just as much ({glue:text}`avg_psnr_clipped` dB). Central DP adds its noise to the
 aggregate, after the strategy has seen every reply; clipping alone only rescales an update, and
@@ -257,18 +261,20 @@ truth = truth_of(clipped_update, task_avg)
 probe = one_step.honest_update(one_step.build_model(), truth)
 scale = C / float(torch.cat([t.flatten() for t in probe.tensors]).norm())
 probe_clipped = dataclasses.replace(probe, tensors=tuple(scale * t for t in probe.tensors))
-rows_probe = []
+rows_probe, probe_steps = [], 30
 for name, update in (("unclipped", probe), ("clipped to C", probe_clipped)):
-    rec_dlg = dlg(update, DLGConfig(progress=False, iterations=30))
+    rec_dlg = dlg(update, DLGConfig(progress=False, iterations=probe_steps))
     rec_ig = inverting_gradients(update, ig)
     s_dlg, s_ig = (score(r.images, r.labels, truth.images, truth.labels) for r in (rec_dlg, rec_ig))
     rows_probe.append((name, f"{s_dlg.psnr:.1f} ({rec_dlg.status})", f"{s_ig.psnr:.1f}"))
 table(rows_probe, ["one-step FedAvg update", "DLG: PSNR dB (how it ended)",
                    "Inverting Gradients: PSNR dB"])
 glue("probe_dlg_clipped", rows_probe[1][1].split()[0], display=False)
-glue("probe_ig_clipped", rows_probe[1][2], display=False)'''),
+glue("probe_ig_clipped", rows_probe[1][2], display=False)
+glue("probe_steps", probe_steps, display=False)'''),
     md(r"""On the same image, clipped, DLG ends at {glue:text}`probe_dlg_clipped` dB after its
-30 steps (unclipped it needs a handful) while Inverting Gradients recovers it at
+{glue:text}`probe_steps` steps (unclipped it needs a handful) while Inverting Gradients
+recovers it at
 {glue:text}`probe_ig_clipped` dB. A defence judged against DLG alone can look far stronger
 than it is.
 
@@ -355,7 +361,7 @@ glue("dlg_1000_min", f"{1000 * t_dlg / 60:.0f}", display=False)
 glue("ig_1000_h", f"{1000 * t_ig / 3600:.1f}", display=False)'''),
     md(r"""Keeping a reply costs the server {glue:text}`capture_ms` ms; attacking it costs
 {glue:text}`t_dlg` s with DLG (a FedSGD update of one image) and {glue:text}`t_ig` s with
-Inverting Gradients (FedAvg, three unrolled steps). A round of 1,000 participants would keep a
+Inverting Gradients (FedAvg, {glue:text}`avg_steps` unrolled steps). A round of 1,000 participants would keep a
 single CPU busy for about {glue:text}`dlg_1000_min` minutes with DLG and
 {glue:text}`ig_1000_h` hours with Inverting Gradients, against a Flower round that takes seconds
 (the first one here took {glue:text}`first_round` s, most of it Ray starting its workers).
