@@ -157,13 +157,16 @@ def data_dir(text: str) -> Path:
     return path
 
 
-def add_device(parser: argparse.ArgumentParser) -> None:
-    """The ``--device`` option every command has (:data:`dlgtut.device.DEVICE_CHOICES`)."""
-    from ..device import DEVICE_CHOICES
+# dlgtut.device.DEVICE_CHOICES, written out so that parsing the options does not import torch
+# (tests/cli/test_common.py checks that the two agree).
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
+
+def add_device(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """The ``--device`` option every command has (:data:`dlgtut.device.DEVICE_CHOICES`)."""
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="where the models run: auto (CUDA when there is one, the default), "
-                        "cpu or cuda")
+                        help=help or "where the models run: auto (CUDA when there is one, the "
+                        "default), cpu or cuda")
 
 
 def resolve_device_option(args: argparse.Namespace) -> None:

@@ -19,6 +19,7 @@ import time
 
 from ..errors import ConfigError
 from .common import (
+    add_device,
     data_dir,
     only_with,
     out_dir,
@@ -34,6 +35,10 @@ from .common import (
 
 __all__ = ["add_parser", "run"]
 
+# The names of dlgtut.defenses.DEFENSES, written out so that parsing the options does not
+# import torch (tests/cli/test_flower.py checks that the two agree).
+DEFENSE_NAMES = ("gaussian", "laplacian", "float16", "int8", "prune")
+
 INSTALL = 'pip install "dlgtut[flower]"'
 MAX_CLIENTS = 10_000
 DATASETS = ("digits", "faces", "photos", "mnist", "cifar10", "cifar100", "svhn")
@@ -41,8 +46,6 @@ DATASETS = ("digits", "faces", "photos", "mnist", "cifar10", "cifar100", "svhn")
 
 def add_parser(sub) -> None:
     """Register ``flower`` on the ``dlgtut`` parser's subparsers."""
-    from ..defenses import DEFENSES
-
     p = sub.add_parser(
         "flower",
         help="run a real Flower federation in-process; the server attacks every update",
@@ -68,7 +71,7 @@ def add_parser(sub) -> None:
                      "fedavg (0.1)")
     fed.add_argument("--batch-size", type=positive_int("batch size", 64), default=1,
                      help="examples per participant and (local) step (1)")
-    fed.add_argument("--defense", choices=tuple(DEFENSES), default=None,
+    fed.add_argument("--defense", choices=DEFENSE_NAMES, default=None,
                      help="a defence every participant applies to its update before sending")
     fed.add_argument("--defense-value", type=real("--defense-value", low=0), default=None,
                      help="its strength: the noise variance, or the pruned fraction")
@@ -99,6 +102,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=seed, default=1234,
                    help="seeds the model, the data split, the batches and the attack (1234)")
     p.add_argument("--verbose", action="store_true", help="show Flower's and Ray's logs")
+    add_device(p, "where the curious server's attack runs: auto (CUDA when there is one, the "
+               "default), cpu or cuda; the virtual clients train on the CPU")
     p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="output folder (new, empty, or an earlier run's): metrics.json, "
                    "reconstruction.png, reconstruction.npz")
@@ -159,6 +164,18 @@ def _round_rows(fed, rows) -> list[dict]:
     return out
 
 
+def _on_device(attack, device):
+    """The attack, run on a copy of each captured update moved to ``device``."""
+    import copy
+
+    def moved(update):
+        return attack(dataclasses.replace(
+            update, model=copy.deepcopy(update.model).to(device),
+            tensors=tuple(t.to(device) for t in update.tensors)))
+
+    return moved
+
+
 def run(args) -> int:
     """Run ``flower``; return the exit status."""
     _flower_installed()
@@ -179,6 +196,8 @@ def run(args) -> int:
     )
     attack, config = server_attack(args.attack, iterations=args.iterations, seed=args.seed,
                                    **({} if args.tv is None else {"tv_weight": args.tv}))
+    if args.device.type != "cpu":
+        attack = _on_device(attack, args.device)
     out = prepare_out(args.out)
     task.partition(0, args.clients)  # the data loads and splits here, before Ray starts
     fed = run_federation(task, clients=args.clients, rounds=args.rounds, attack=attack,
@@ -213,7 +232,7 @@ def run(args) -> int:
         "task": task.to_run_config(),
         "attack_config": dataclasses.asdict(config),
         "seconds": round(time.perf_counter() - started, 2),
-    })
+    }, device=args.device)
     if scored:
         import numpy as np
 

@@ -105,11 +105,13 @@ def test_metrics_are_strict_json_and_record_what_the_numbers_depend_on(tmp_path)
 
 
 def test_choices_written_out_for_a_fast_parser_match_the_library():
+    from dlgtut import device
     from dlgtut.attacks.property import FEATURES
-    from dlgtut.cli import defend, leak, property
+    from dlgtut.cli import common, defend, leak, property
     from dlgtut.models import MODEL_NAMES
     from dlgtut.tradeoff import DEFAULT_GRIDS
 
+    assert common.DEVICE_CHOICES == device.DEVICE_CHOICES
     assert leak.MODEL_NAMES == MODEL_NAMES
     assert property.FEATURES == FEATURES
     assert defend.DEFENSES == tuple(DEFAULT_GRIDS)

@@ -108,3 +108,10 @@ def test_the_library_and_the_other_commands_never_import_flower():
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flwr', 'ray')))\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_defences_written_out_for_the_parser_match_the_library():
+    from dlgtut.cli.flower import DEFENSE_NAMES
+    from dlgtut.defenses import DEFENSES
+
+    assert DEFENSE_NAMES == tuple(DEFENSES)
