@@ -29,7 +29,7 @@ from .errors import ConfigError, WrongTypeError
 __all__ = ["CompactLBFGS"]
 
 
-class CompactLBFGS(torch.optim.Optimizer):
+class CompactLBFGS:
     r"""L-BFGS whose direction comes from the compact representation of the inverse Hessian.
 
     With ``S`` and ``Y`` the stored steps and gradient changes (oldest first), ``R`` the upper
@@ -102,15 +102,36 @@ class CompactLBFGS(torch.optim.Optimizer):
             history_size=history_size,
             line_search_fn=line_search_fn,
         )
+        if isinstance(params, Tensor):
+            raise WrongTypeError("params must be an iterable of tensors, not one tensor")
         try:
-            super().__init__(params, defaults)
-        except TypeError as err:  # params that are not tensors (torch's message is one line)
-            raise WrongTypeError(f"params must be tensors to optimise: {err}") from None
-        except ValueError as err:  # an empty parameter list
-            raise ConfigError(f"params: {err}") from None
-        if len(self.param_groups) != 1:
+            params = list(params)
+        except TypeError:
+            raise WrongTypeError(f"params must be tensors to optimise, got "
+                                 f"{type(params).__name__}") from None
+        if any(isinstance(p, dict) for p in params):
             raise ConfigError("CompactLBFGS doesn't support per-parameter options")
-        self._params: list[Tensor] = self.param_groups[0]["params"]
+        if not params:
+            raise ConfigError("params: optimizer got an empty parameter list")
+        bad = next((p for p in params if not isinstance(p, Tensor)), None)
+        if bad is not None:
+            raise WrongTypeError(f"params must be tensors to optimise, got {type(bad).__name__}")
+        if any(not p.is_leaf for p in params):
+            raise ConfigError("params must be leaf tensors (can't optimize a non-leaf Tensor)")
+        # Not a torch.optim.Optimizer: constructing the first one imports torch._dynamo, which
+        # costs a command-line run about 1.5 s; nothing here needs what it adds.
+        self.defaults = defaults
+        self.param_groups = [{"params": params, **defaults}]
+        self.state: dict = {}
+        self._params: list[Tensor] = params
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the parameters' gradients (``None``, or zeros with ``set_to_none=False``)."""
+        for p in self._params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
 
     # -- flat views of the parameters -------------------------------------------------------
     def _gather_flat_grad(self) -> Tensor:
@@ -265,7 +286,7 @@ class CompactLBFGS(torch.optim.Optimizer):
 
     # -- the step -------------------------------------------------------------------------------
     @torch.no_grad()
-    def step(self, closure: Callable[[], Tensor]) -> Tensor:  # type: ignore[override]
+    def step(self, closure: Callable[[], Tensor]) -> Tensor:
         """Run up to ``max_iter`` L-BFGS iterations; ``closure`` computes the loss and ``.grad``."""
         closure = torch.enable_grad()(closure)
         group = self.param_groups[0]
