@@ -7,6 +7,7 @@
 ``invert``        recover a representative of each class from a trained classifier
 ``gan-attack``    steal a class from a federation with a generator
 ``defend``        measure a defence: what the attack still recovers, and the accuracy kept
+``grade``         grade a folder of submitted assignment notebooks into one CSV
 ================  ==========================================================================
 
 Each command module has ``add_parser(subparsers)`` and a ``run(args)`` it registers; what they
@@ -22,12 +23,12 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import DlgtutError
-from . import common, defend, gan_attack, invert, leak, membership, property
+from . import common, defend, gan_attack, grade, invert, leak, membership, property
 from .common import Parser, forget_empty_outputs
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (leak, membership, property, invert, gan_attack, defend)
+COMMANDS = (leak, membership, property, invert, gan_attack, defend, grade)
 
 
 def build_parser() -> Parser:
