@@ -131,7 +131,8 @@ def run(args) -> int:
                       jobs=args.jobs, on_grade=progress)
     failed = sum(g.status != "graded" for g in grades)
     full = sum(g.status == "graded" and g.total == autograder.possible for g in grades)
-    print(f"{args.assignment}: {len(grades)} submissions graded in "
+    plural = "" if len(grades) == 1 else "s"
+    print(f"{args.assignment}: {len(grades)} submission{plural} graded in "
           f"{time.perf_counter() - started:.0f} s ({full} with full marks on the auto-graded "
           f"questions, {failed} failed); grades in {out}")
     return 0
