@@ -30,6 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 MASTERS = find_masters(ROOT / "assignments")
 NAMES = [m.stem for m in MASTERS]
 WITH_BROKEN = "property_inference"  # the folder that also holds a broken file
+CHAPTERS = {  # each chapter with exercises and the assignment it points to
+    "federated_learning": "gradient_leakage",
+    "deep_leakage": "gradient_leakage",
+    "beyond_dlg": "gradient_leakage",
+    "membership_inference": "membership_inference",
+    "property_inference": "property_inference",
+    "model_inversion": "model_inversion",
+    "defenses": "defenses",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -197,3 +206,23 @@ def test_colab_fetches_every_public_test_and_questions_mix_code_and_writing(name
     assert fetched == sorted(q.name for q in _auto(b)), "every auto-graded question has a test"
     assert 3 <= len(b.questions) <= 6
     assert any(q.manual for q in b.questions) and _auto(b)
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_each_chapter_opens_its_assignment_in_colab(chapter):
+    name = CHAPTERS[chapter]
+    link = (f"https://colab.research.google.com/github/dlgtut/dlgtut/blob/main/assignments/"
+            f"{name}/student/{name}.ipynb")
+    assert link in (ROOT / "book" / f"{chapter}.md").read_text()
+    assert name in NAMES
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_each_chapter_s_exercises_are_numbered_and_labelled(chapter):
+    text = (ROOT / "book" / f"{chapter}.md").read_text()
+    exercises = text[text.index("\n## Exercises\n"):]
+    assert not re.search(r"^\d+\. ", exercises, flags=re.M), "a plain numbered list is left"
+    blocks = re.findall(r"```\{exercise\}\n:label: ([\w-]+)\n", exercises)
+    assert len(blocks) >= 5 and len(set(blocks)) == len(blocks)
+    for label in re.findall(r"```\{solution\} ([\w-]+)\n:class: dropdown\n", exercises):
+        assert label in blocks, f"a solution to {label}, which is not an exercise here"
