@@ -52,32 +52,41 @@ def built(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def grades(built, tmp_path_factory):
-    """``python -m dlgtut grade`` on each assignment: its solution and its blank notebook."""
+    """``grades(name)``: ``python -m dlgtut grade`` on the assignment's solution and its blank
+    notebook (and a broken file for one of them); the CSV's header and rows by student.
+
+    Each assignment is graded once, when a test first asks for it, so ``-k <name>`` grades one.
+    """
     out, assignments = built
     results = {}
-    before = os.environ.get("DLGTUT_QUICK")
-    os.environ["DLGTUT_QUICK"] = "1"  # inherited by the grading processes and their kernels
-    try:
-        for name, b in assignments.items():
-            folder = tmp_path_factory.mktemp(f"submitted-{name}")
-            (folder / "solution.ipynb").write_bytes(b.autograder_notebook.read_bytes())
-            (folder / "blank.ipynb").write_bytes(b.student_notebook.read_bytes())
-            if name == WITH_BROKEN:
-                (folder / "broken.ipynb").write_text('{"cells": [')
-            csv_path = folder / "grades.csv"
+
+    def grade(name):
+        if name in results:
+            return results[name]
+        b = assignments[name]
+        folder = tmp_path_factory.mktemp(f"submitted-{name}")
+        (folder / "solution.ipynb").write_bytes(b.autograder_notebook.read_bytes())
+        (folder / "blank.ipynb").write_bytes(b.student_notebook.read_bytes())
+        if name == WITH_BROKEN:
+            (folder / "broken.ipynb").write_text('{"cells": [')
+        csv_path = folder / "grades.csv"
+        before = os.environ.get("DLGTUT_QUICK")
+        os.environ["DLGTUT_QUICK"] = "1"  # inherited by the grading processes and kernels
+        try:
             code = main(["grade", "--assignment", name, str(folder), "--out", str(csv_path),
                          "--build", str(out), "--quiet", "--jobs", "2"])
-            assert code == 0
-            with open(csv_path, newline="") as f:
-                header, *body = list(csv.reader(f))
-            results[name] = (header, {row[0]: dict(zip(header, row, strict=True))
-                                      for row in body})
-    finally:
-        if before is None:
-            os.environ.pop("DLGTUT_QUICK", None)
-        else:
-            os.environ["DLGTUT_QUICK"] = before
-    return results
+        finally:
+            if before is None:
+                os.environ.pop("DLGTUT_QUICK", None)
+            else:
+                os.environ["DLGTUT_QUICK"] = before
+        assert code == 0
+        with open(csv_path, newline="") as f:
+            header, *body = list(csv.reader(f))
+        results[name] = (header, {row[0]: dict(zip(header, row, strict=True)) for row in body})
+        return results[name]
+
+    return grade
 
 
 def _auto(b):
@@ -86,7 +95,7 @@ def _auto(b):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_solution_scores_full_marks(name, built, grades):
-    _, rows = grades[name]
+    _, rows = grades(name)
     solution = rows["solution"]
     assert solution["status"] == "graded", solution["reason"]
     for q in _auto(built[1][name]):
@@ -96,7 +105,7 @@ def test_the_solution_scores_full_marks(name, built, grades):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_blank_notebook_scores_less_on_every_question(name, built, grades):
-    _, rows = grades[name]
+    _, rows = grades(name)
     blank = rows["blank"]
     assert blank["status"] == "graded", blank["reason"]  # graded, not crashed: tests ran
     for q in _auto(built[1][name]):
@@ -104,7 +113,7 @@ def test_the_blank_notebook_scores_less_on_every_question(name, built, grades):
 
 
 def test_the_grade_command_writes_one_row_per_student(built, grades):
-    header, rows = grades[WITH_BROKEN]
+    header, rows = grades(WITH_BROKEN)
     questions = [q.name for q in built[1][WITH_BROKEN].questions]
     assert header == ["student", "file", *questions, "total", "possible", "status", "reason"]
     assert sorted(rows) == ["blank", "broken", "solution"]
