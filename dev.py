@@ -3,10 +3,15 @@
 
     python3 dev.py book    # create .venv/ if needed, install everything, build the executed book
     python3 dev.py test    # create .venv/ if needed, lint, run the whole test suite
+    python3 dev.py assignments   # the student notebooks and autograders of the assignments
 
 `book --cached` reuses the notebook execution cache (for authors); the default build clears it
 and executes every notebook, because the cache only sees notebook code, not changes in dlgtut.
 `test --random-order` runs the tests in a random order (modules and the tests inside them).
+`assignments` runs otter-grader's `otter assign` on every master notebook
+`assignments/<name>/<name>.md` into `_build/assignments/<name>/` (`student/`, `autograder/`) and
+refreshes the published student copy `assignments/<name>/student/`; `--check` also runs each
+solution against all its tests and fails unless it scores full marks.
 
 The environment is pinned: .venv/ gets exactly the versions in `constraints.txt`, the ones the
 tests and the book were checked with, so a fresh clone does not drift with the day's releases.
@@ -112,6 +117,21 @@ def test(pytest_args: list[str], random_order: bool) -> None:
     _run([PYTHON, "-m", "pytest", *shuffle, *pytest_args])
 
 
+def assignments(check: bool, only: list[str]) -> None:
+    """Build every assignment (or ``only`` these) with otter assign; stop at the first refusal."""
+    ensure_venv()
+    started = time.perf_counter()
+    cmd: list[str | Path] = [PYTHON, "-m", "dlgtut.classroom.build", ROOT / "assignments",
+                             BUILD / "assignments"]
+    if check:
+        cmd.append("--check")
+    if only:
+        cmd += ["--only", *only]
+    _run(cmd)
+    print(f"dlgtut: assignments built in {time.perf_counter() - started:.0f} s; student "
+          f"notebooks and autograders in {BUILD / 'assignments'}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +141,12 @@ def main() -> None:
     p_test.add_argument("--random-order", action="store_true",
                         help="shuffle the modules and the tests in each (the seed is printed)")
     p_test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    p_assign = sub.add_parser("assignments", help="build the assignments' student notebooks "
+                              "and autograders into _build/assignments/ (otter-grader)")
+    p_assign.add_argument("--check", action="store_true",
+                          help="also run each solution against its tests (full marks or fail)")
+    p_assign.add_argument("--only", nargs="+", default=[], metavar="NAME",
+                          help="build only these assignments")
     sub.add_parser("setup", help="only create .venv/ and install")
     sub.add_parser("lock", help="resolve the dependencies afresh and rewrite constraints.txt")
     args = parser.parse_args()
@@ -128,6 +154,8 @@ def main() -> None:
         book(args.cached)
     elif args.command == "test":
         test(args.pytest_args, args.random_order)
+    elif args.command == "assignments":
+        assignments(args.check, args.only)
     elif args.command == "lock":
         lock()
     else:

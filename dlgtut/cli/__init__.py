@@ -8,6 +8,7 @@
 ``gan-attack``    steal a class from a federation with a generator
 ``defend``        measure a defence: what the attack still recovers, and the accuracy kept
 ``flower``        a real Flower federation in-process; the server attacks every update
+``grade``         grade a folder of submitted assignment notebooks into one CSV
 ================  ==========================================================================
 
 Each command module has ``add_parser(subparsers)`` and a ``run(args)`` it registers; what they
@@ -24,12 +25,12 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import DlgtutError
-from . import common, defend, flower, gan_attack, invert, leak, membership, property
+from . import common, defend, flower, gan_attack, grade, invert, leak, membership, property
 from .common import Parser, forget_empty_outputs, resolve_device_option
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (leak, membership, property, invert, gan_attack, defend, flower)
+COMMANDS = (leak, membership, property, invert, gan_attack, defend, flower, grade)
 
 
 def build_parser() -> Parser:

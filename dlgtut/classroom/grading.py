@@ -1,0 +1,372 @@
+"""Grade a class: a folder of submitted notebooks in, one CSV out, one row per student.
+
+The autograder of an assignment is the zip that ``python3 dev.py assignments`` writes
+(:func:`find_autograder`). Every submission is graded by otter-grader in a process of its own
+(:mod:`.worker`), without Docker and **without a sandbox**: the students' code runs with the
+grader's permissions. Each process has a time limit; past it the process and everything it
+started (the notebook's kernel, anything the student's code launched) are killed, and the
+submission scores zero with the reason. Each cell also has its own limit: a cell that runs past
+it is interrupted and the notebook goes on, so a loop in one question costs that question only.
+
+A submission that is not a notebook, that cannot be read, that crashes the grader or that runs
+out of time scores 0 on every question and says why in the CSV; it never stops the others.
+Written answers are graded by hand: their columns are left empty for the instructor.
+
+The CSV (:func:`write_csv`) has the columns ``student, file, <every question>, total,
+possible, status, reason``; ``total`` and ``possible`` count the auto-graded questions.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+
+__all__ = [
+    "Autograder",
+    "Grade",
+    "find_autograder",
+    "built_assignments",
+    "find_submissions",
+    "grade_submissions",
+    "write_csv",
+    "is_grades_csv",
+    "HEADER_START",
+    "HEADER_END",
+]
+
+HEADER_START = ("student", "file")
+HEADER_END = ("total", "possible", "status", "reason")
+NOTEBOOK_SUFFIXES = (".ipynb", ".zip")  # a notebook, or the zip otter's export cell makes
+
+
+@dataclass(frozen=True)
+class Autograder:
+    """An assignment's autograder and its questions.
+
+    Attributes:
+        name: the assignment.
+        zip: otter's autograder zip (every test, hidden ones included).
+        questions: every question in order, ``(name, points, manual)``.
+    """
+
+    name: str
+    zip: Path
+    questions: tuple[tuple[str, float, bool], ...]
+
+    @property
+    def auto(self) -> tuple[str, ...]:
+        """The auto-graded questions' names."""
+        return tuple(q for q, _, manual in self.questions if not manual)
+
+    @property
+    def possible(self) -> float:
+        """Points of the auto-graded questions."""
+        return sum(p for _, p, manual in self.questions if not manual)
+
+
+@dataclass(frozen=True)
+class Grade:
+    """One submission's result.
+
+    Attributes:
+        student: the file's name without its suffix.
+        file: the file's name.
+        scores: auto-graded question -> points (0 for every question of a failed submission).
+        status: ``"graded"`` or ``"failed"`` (not a notebook, unreadable, crashed, timed out).
+        reason: why it failed (empty when graded).
+        seconds: wall-clock time of its grading.
+    """
+
+    student: str
+    file: str
+    scores: dict[str, float]
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return sum(self.scores.values())
+
+
+def built_assignments(build_dir: str | Path) -> list[str]:
+    """The assignments that have an autograder in ``build_dir``."""
+    root = Path(build_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and any((p / "autograder").glob(f"{p.name}-autograder_*.zip")))
+
+
+def find_autograder(name: str, build_dir: str | Path) -> Autograder:
+    """The autograder that ``python3 dev.py assignments`` built for ``name`` in ``build_dir``.
+
+    The questions come from the build's ``questions.json``; without it, from the autograder's
+    test files (auto-graded questions only).
+
+    Raises:
+        ConfigError: no autograder for ``name`` (the message lists those there are).
+    """
+    folder = Path(build_dir) / str(name)
+    zips = sorted((folder / "autograder").glob(f"{name}-autograder_*.zip"))
+    if not zips:
+        there = built_assignments(build_dir)
+        listed = f"built there: {', '.join(there)}" if there else "none is built there"
+        raise ConfigError(f"no autograder for assignment {name!r} in {build_dir} ({listed}); "
+                          "run python3 dev.py assignments")
+    zip_path = zips[-1]  # the newest: the timestamp in the name sorts
+    questions: list[tuple[str, float, bool]] = []
+    listing = folder / "questions.json"
+    if listing.is_file():
+        try:
+            questions = [(str(q["name"]), float(q["points"]), bool(q["manual"]))
+                         for q in json.loads(listing.read_text())]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{listing} is damaged; run python3 dev.py assignments") from None
+    else:
+        import zipfile
+
+        with zipfile.ZipFile(zip_path) as zf:
+            tests = sorted(Path(n).stem for n in zf.namelist()
+                           if n.startswith("tests/") and n.endswith(".py"))
+        questions = [(t, float("nan"), False) for t in tests]
+    return Autograder(str(name), zip_path, tuple(questions))
+
+
+def find_submissions(folder: str | Path, *, exclude: Sequence[Path] = ()) -> list[Path]:
+    """Every file in ``folder`` (not its subfolders), sorted; hidden files and ``exclude`` skipped.
+
+    Raises:
+        ConfigError: ``folder`` is not a folder.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ConfigError(f"{root} is not a folder of submissions")
+    skip = {p.resolve() for p in exclude}
+    return sorted(p for p in root.iterdir()
+                  if not p.name.startswith(".") and p.resolve() not in skip
+                  and (p.is_file() or p.is_dir()))
+
+
+# --------------------------------------------------------------------------------------------
+# Processes: one per submission, and everything it starts, killed at the end
+# --------------------------------------------------------------------------------------------
+
+
+def _descendants(pid: int) -> list:
+    try:
+        import psutil
+
+        return psutil.Process(pid).children(recursive=True)
+    except Exception:  # psutil missing, or the process gone: nothing to add
+        return []
+
+
+def _kill(processes) -> None:
+    try:
+        import psutil
+    except ImportError:
+        return
+    alive = []
+    for p in processes:
+        try:
+            p.kill()  # psutil checks that the pid was not reused
+            alive.append(p)
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+@dataclass
+class _Run:
+    path: Path
+    proc: subprocess.Popen
+    started: float
+    tmp: Path
+    seen: dict = field(default_factory=dict)  # pid -> psutil.Process, every descendant seen
+
+    def watch(self) -> None:
+        for p in _descendants(self.proc.pid):
+            self.seen.setdefault(p.pid, p)
+
+    def stop(self) -> None:
+        """Kill the worker and every process it started; remove its temporary folder."""
+        self.watch()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        _kill(self.seen.values())
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _package_root() -> str:
+    """The folder holding this dlgtut, so the worker and the kernel import the same one."""
+    return str(Path(__file__).resolve().parents[2])
+
+
+def _start(path: Path, autograder: Autograder, cell_timeout: float,
+           env: Mapping[str, str] | None) -> _Run:
+    tmp = Path(tempfile.mkdtemp(prefix="dlgtut-grade-"))
+    child_env = {**os.environ, **(env or {})}
+    # otter and the kernel write their temporary files here, removed with the folder.
+    child_env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp))
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        [_package_root(), *filter(None, [child_env.get("PYTHONPATH")])])
+    with open(tmp / "worker.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dlgtut.classroom.worker", str(autograder.zip.resolve()),
+             str(path.resolve()), str(tmp / "result.json"), "--cell-timeout", str(cell_timeout)],
+            cwd=tmp, env=child_env, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    return _Run(path, proc, time.perf_counter(), tmp)
+
+
+def _failed(path: Path, autograder: Autograder, reason: str, seconds: float = 0.0) -> Grade:
+    return Grade(path.stem, path.name, dict.fromkeys(autograder.auto, 0.0), "failed",
+                 reason, seconds)
+
+
+def _finish(run: _Run, autograder: Autograder, timed_out: float | None) -> Grade:
+    seconds = time.perf_counter() - run.started
+    result_file = run.tmp / "result.json"
+    result = None
+    if timed_out is None and result_file.is_file():
+        try:
+            result = json.loads(result_file.read_text())
+        except ValueError:
+            result = None
+    log = (run.tmp / "worker.log").read_text(errors="replace") if (
+        run.tmp / "worker.log").is_file() else ""
+    code = run.proc.returncode
+    run.stop()
+    if timed_out is not None:
+        return _failed(run.path, autograder, f"time limit of {timed_out:g} s exceeded", seconds)
+    if not isinstance(result, dict):
+        last = " ".join(log.strip().splitlines()[-1:])[:200]
+        why = f"the grader process ended without a result (exit status {code})"
+        return _failed(run.path, autograder, f"{why}: {last}" if last else why, seconds)
+    if not result.get("ok"):
+        return _failed(run.path, autograder, str(result.get("reason", "unknown")), seconds)
+    got = result.get("questions", {})
+    scores = {q: float(got[q][0]) if q in got else 0.0 for q in autograder.auto}
+    missing = [q for q in autograder.auto if q not in got]
+    notes = [str(n) for n in result.get("notes", [])]
+    notes += [f"no result for {', '.join(missing)}"] if missing else []
+    return Grade(run.path.stem, run.path.name, scores, "graded", "; ".join(notes), seconds)
+
+
+def grade_submissions(
+    autograder: Autograder,
+    paths: Sequence[Path],
+    *,
+    timeout: float = 600.0,
+    cell_timeout: float = 120.0,
+    jobs: int = 1,
+    env: Mapping[str, str] | None = None,
+    on_grade: Callable[[Grade], None] | None = None,
+) -> list[Grade]:
+    """Grade each submission in its own process; the results in the order of ``paths``.
+
+    Args:
+        autograder: from :func:`find_autograder`.
+        paths: the submissions (files; anything but ``.ipynb`` or ``.zip`` fails at once).
+        timeout: seconds one submission may take, all of it (then it is killed: zero).
+        cell_timeout: seconds one cell may take (then it is interrupted and grading goes on).
+        jobs: submissions graded at the same time.
+        env: extra environment variables for the graded notebooks (``DLGTUT_QUICK=1``).
+        on_grade: called with each result as it comes (to save progress).
+
+    No process started here outlives the call, whatever happens (an interrupt included).
+    """
+    done: dict[Path, Grade] = {}
+    pending: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            done[path] = _failed(path, autograder, "a folder, not a notebook")
+        elif path.suffix.lower() not in NOTEBOOK_SUFFIXES:
+            done[path] = _failed(path, autograder,
+                                 f"not a notebook ({path.suffix or 'no suffix'})")
+        else:
+            pending.append(path)
+        if path in done and on_grade is not None:
+            on_grade(done[path])
+    running: list[_Run] = []
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                running.append(_start(pending.pop(0), autograder, cell_timeout, env))
+            time.sleep(0.1)
+            for run in list(running):
+                run.watch()
+                elapsed = time.perf_counter() - run.started
+                if run.proc.poll() is not None or elapsed > timeout:
+                    running.remove(run)
+                    late = timeout if run.proc.poll() is None else None
+                    grade = _finish(run, autograder, late)
+                    done[run.path] = grade
+                    if on_grade is not None:
+                        on_grade(grade)
+    finally:
+        for run in running:
+            run.stop()
+    return [done[p] for p in paths]
+
+
+# --------------------------------------------------------------------------------------------
+# The CSV
+# --------------------------------------------------------------------------------------------
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def write_csv(path: str | Path, autograder: Autograder, grades: Sequence[Grade]) -> Path:
+    """Write the grades CSV at ``path`` (atomically: a reader never sees half a file).
+
+    Columns: ``student, file``, one per question (empty for a written answer, graded by hand),
+    then ``total`` and ``possible`` (auto-graded points), ``status`` and ``reason``.
+    """
+    path = Path(path)
+    header = [*HEADER_START, *(q for q, _, _ in autograder.questions), *HEADER_END]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            for g in sorted(grades, key=lambda g: (g.student.lower(), g.file)):
+                cells = ["" if manual else _number(g.scores.get(q, 0.0))
+                         for q, _, manual in autograder.questions]
+                writer.writerow([g.student, g.file, *cells, _number(g.total),
+                                 _number(autograder.possible), g.status, g.reason])
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def is_grades_csv(path: str | Path) -> bool:
+    """Whether ``path`` is a CSV that :func:`write_csv` wrote (its header says so)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return (tuple(header[:2]) == HEADER_START and tuple(header[-4:]) == HEADER_END
+            and len(header) >= 6)

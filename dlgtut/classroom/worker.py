@@ -1,0 +1,110 @@
+"""Grade one submission with otter, in a process of its own; :mod:`.grading` starts it.
+
+``python -m dlgtut.classroom.worker AUTOGRADER SUBMISSION RESULT --cell-timeout S`` runs
+otter's non-containerised grading (``otter.api.grade_submission``) and writes ``RESULT``, a JSON
+object: ``{"ok": true, "questions": {name: [score, possible]}}`` or ``{"ok": false, "reason":
+"..."}``. Whatever goes wrong, it writes the reason rather than a traceback; the parent kills it
+(and the notebook's kernel) if it runs past the submission's time limit.
+
+Two things otter does not do, done here: each cell of the submission gets a time limit (a cell
+that runs past it is interrupted, scores what its question's tests then find, and the rest of
+the notebook still runs), and a result of 0 possible points, which is how otter reports a
+notebook it could not grade at all, is a failure with its reason, not a score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["grade", "main"]
+
+
+def _limit_cells(cell_timeout: float) -> None:
+    """Make otter's notebook execution interrupt any cell that runs past ``cell_timeout``.
+
+    ``otter.execute.grade_notebook`` builds its traitlets ``Config`` itself; the cell timeout
+    goes into that object before otter fills in its own settings (otter 7.0.0, pinned).
+    """
+    import otter.execute as execute
+    from traitlets.config import Config
+
+    def config() -> Config:
+        c = Config()
+        c.ExecutePreprocessor.timeout = int(max(1, round(cell_timeout)))
+        c.ExecutePreprocessor.interrupt_on_timeout = True
+        return c
+
+    execute.Config = config
+
+
+def _reason(exc: BaseException) -> str:
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    if name == "DeadKernelError":
+        return "the notebook's kernel died (it crashed or ran out of memory)"
+    return f"{name}: {text[:300]}" if text else name
+
+
+def grade(autograder: str, submission: str, cell_timeout: float) -> dict:
+    """Grade ``submission`` with the ``autograder`` zip; the result as :mod:`.worker` writes it."""
+    path = Path(submission)
+    if path.suffix == ".ipynb":
+        import nbformat
+
+        try:
+            nbformat.read(path, as_version=4)
+        except Exception as exc:  # any unreadable file is the same failure
+            return {"ok": False, "reason": f"not a readable notebook ({type(exc).__name__})"}
+    _limit_cells(cell_timeout)
+    from otter.api import grade_submission
+
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            results = grade_submission(str(path), autograder, quiet=True)
+    except Exception as exc:  # otter raises many kinds; each is a reason
+        return {"ok": False, "reason": _reason(exc)}
+    questions = {name: [float(r.score), float(r.possible)]
+                 for name, r in sorted(results.results.items())}
+    if not results.possible > 0:  # otter's way of saying that nothing could be graded
+        error = results.catastrophic_error
+        why = _reason(error) if error is not None else "no test could be run"
+        return {"ok": False, "reason": f"otter could not grade it: {why}"}
+    return {"ok": True, "questions": questions, "notes": _notes(results.notebook, cell_timeout)}
+
+
+def _notes(executed, cell_timeout: float) -> list[str]:
+    """What the instructor should know about a graded notebook: cells cut off at the limit."""
+    interrupted = 0
+    for cell in getattr(executed, "cells", []):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if output.get("output_type") == "error" and output.get("ename") == "KeyboardInterrupt":
+                interrupted += 1
+    if not interrupted:
+        return []
+    cells = "a cell was" if interrupted == 1 else f"{interrupted} cells were"
+    return [f"{cells} interrupted at the cell limit of {cell_timeout:g} s"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dlgtut.classroom.worker")
+    parser.add_argument("autograder")
+    parser.add_argument("submission")
+    parser.add_argument("result")
+    parser.add_argument("--cell-timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    try:
+        result = grade(args.autograder, args.submission, args.cell_timeout)
+    except BaseException as exc:  # the parent reads the reason, not a traceback
+        result = {"ok": False, "reason": _reason(exc)}
+    Path(args.result).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Grading submissions: one process each, a time limit, a reason for every failure, no leftovers.
+
+The students' notebooks here misbehave on purpose: one loops in a cell, one sleeps past the
+submission's limit after starting a process of its own, one kills its kernel, one is not JSON.
+"""
+
+import json
+import os
+import tempfile
+
+import pytest
+
+pytest.importorskip("otter", reason="grading needs otter-grader: pip install dlgtut[assign]")
+psutil = pytest.importorskip("psutil")
+
+from dlgtut.classroom.grading import (  # noqa: E402
+    Autograder,
+    Grade,
+    find_autograder,
+    find_submissions,
+    grade_submissions,
+    is_grades_csv,
+    write_csv,
+)
+from dlgtut.errors import ConfigError  # noqa: E402
+
+
+def _with_cell(notebook_path, after: str, source: str, dest):
+    """The notebook with a code cell inserted after the first cell that contains ``after``."""
+    nb = json.loads(notebook_path.read_text())
+    at = next(i for i, c in enumerate(nb["cells"]) if after in "".join(c["source"]))
+    nb["cells"].insert(at + 1, {"cell_type": "code", "execution_count": None, "id": "inserted",
+                                "metadata": {}, "outputs": [], "source": source})
+    dest.write_text(json.dumps(nb))
+    return dest
+
+
+def test_the_autograder_and_its_questions_are_found(demo, tmp_path, refused):
+    out, b = demo
+    ag = find_autograder("demo", out)
+    assert ag.zip == b.autograder_zip and ag.auto == ("q1", "q3") and ag.possible == 3
+    assert [q for q, _, manual in ag.questions if manual] == ["q2"]
+    err = refused(ConfigError, "no autograder for assignment 'nope'", find_autograder, "nope",
+                  out)
+    assert "built there: demo" in str(err)
+    refused(ConfigError, "none is built there", find_autograder, "demo", tmp_path)
+
+
+def test_the_csv_has_a_row_per_student_and_is_recognised_as_ours(tmp_path):
+    ag = Autograder("demo", tmp_path / "ag.zip", (("q1", 2.0, False), ("q2", 1.0, True),
+                                                  ("q3", 1.0, False)))
+    grades = [Grade("zoe", "zoe.ipynb", {"q1": 2.0, "q3": 0.5}, "graded"),
+              Grade("adam", "adam.txt", {"q1": 0.0, "q3": 0.0}, "failed", "not a notebook, x")]
+    path = write_csv(tmp_path / "grades.csv", ag, grades)
+    assert path.read_text().splitlines() == [
+        "student,file,q1,q2,q3,total,possible,status,reason",
+        'adam,adam.txt,0,,0,0,3,failed,"not a notebook, x"',
+        "zoe,zoe.ipynb,2,,0.5,2.5,3,graded,",
+    ]
+    assert is_grades_csv(path)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left beside it
+    (tmp_path / "notes.csv").write_text("name,grade\nzoe,A\n")
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00")
+    assert not is_grades_csv(tmp_path / "notes.csv") and not is_grades_csv(tmp_path / "binary.csv")
+    assert not is_grades_csv(tmp_path / "missing.csv")
+
+
+def test_submissions_are_the_files_of_the_folder(tmp_path):
+    for name in ("b.ipynb", "a.txt", ".hidden", "grades.csv"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "folder").mkdir()
+    found = find_submissions(tmp_path, exclude=[tmp_path / "grades.csv"])
+    assert [p.name for p in found] == ["a.txt", "b.ipynb", "folder"]
+
+
+def test_loops_sleepers_crashes_and_garbage_are_graded_apart(demo, tmp_path):
+    out, b = demo
+    ag = find_autograder("demo", out)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    pids = tmp_path / "pids.txt"
+    _with_cell(b.autograder_notebook, 'grader.check("q1")', "while True:\n    pass",
+               subs / "loop.ipynb")
+    _with_cell(b.autograder_notebook, "grader = otter.Notebook()",
+               "import os, subprocess, time\n"
+               "child = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+               "with open(os.environ['DLGTUT_TEST_PIDS'], 'w') as f:\n"
+               "    f.write(f'{os.getpid()} {child.pid}')\n"
+               "time.sleep(300)", subs / "sleeper.ipynb")
+    _with_cell(b.autograder_notebook, "grader = otter.Notebook()", "import os\nos._exit(3)",
+               subs / "crash.ipynb")
+    (subs / "garbage.ipynb").write_text('{"cells": [')
+    (subs / "essay.txt").write_text("my answers")
+    (subs / "folder").mkdir()
+    seen = []
+    paths = find_submissions(subs)
+    grades = grade_submissions(ag, paths, timeout=25, cell_timeout=4, jobs=3,
+                               env={"DLGTUT_TEST_PIDS": str(pids)}, on_grade=seen.append)
+    assert [g.file for g in grades] == [p.name for p in paths]  # in the order asked
+    assert sorted(g.file for g in seen) == sorted(p.name for p in paths)  # each reported
+    by = {g.student: g for g in grades}
+    # The loop cost only its own cell: both questions were graded after the interruption.
+    assert by["loop"].status == "graded" and by["loop"].scores == {"q1": 2.0, "q3": 1.0}
+    assert "interrupted at the cell limit of 4 s" in by["loop"].reason
+    # The sleeper's cell was interrupted at the cell limit; what it started dies at the end.
+    assert by["sleeper"].status == "graded" and "interrupted" in by["sleeper"].reason
+    assert by["crash"].status == "failed" and "kernel died" in by["crash"].reason
+    assert by["garbage"].status == "failed" and "not a readable notebook" in by["garbage"].reason
+    assert by["essay"].reason == "not a notebook (.txt)" and by["folder"].status == "failed"
+    for g in grades:
+        if g.status == "failed":
+            assert g.scores == {"q1": 0.0, "q3": 0.0}
+    kernel, child = (int(p) for p in pids.read_text().split())
+    for pid in (kernel, child):  # the kernel and what the student's code started: gone
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_submission_past_its_time_limit_is_killed_with_all_it_started(demo, tmp_path):
+    out, b = demo
+    ag = find_autograder("demo", out)
+    pids = tmp_path / "pids.txt"
+    path = _with_cell(b.autograder_notebook, "grader = otter.Notebook()",
+                      "import os, subprocess, time\n"
+                      "child = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+                      "with open(os.environ['DLGTUT_TEST_PIDS'], 'w') as f:\n"
+                      "    f.write(f'{os.getpid()} {child.pid}')\n"
+                      "time.sleep(300)", tmp_path / "stuck.ipynb")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    temporary = set(os.listdir(tempfile.gettempdir()))
+    (grade,) = grade_submissions(ag, [path], timeout=8, cell_timeout=100,
+                                 env={"DLGTUT_TEST_PIDS": str(pids)})
+    assert grade.status == "failed" and grade.reason == "time limit of 8 s exceeded"
+    assert grade.scores == {"q1": 0.0, "q3": 0.0} and 8 <= grade.seconds < 30
+    kernel, child = (int(p) for p in pids.read_text().split())
+    for pid in (kernel, child):
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
+    left = set(os.listdir(tempfile.gettempdir())) - temporary
+    assert not [name for name in left if name.startswith("dlgtut-grade-")]
