@@ -6,7 +6,8 @@
     python3 dev.py assignments   # the student notebooks and autograders of the assignments
 
 `book --cached` reuses the notebook execution cache (for authors); the default build clears it
-and executes every notebook, because the cache only sees notebook code, not changes in dlgtut.
+and executes every notebook, because the cache only sees notebook code, not changes in dlgtut
+(several chapters at a time, by tools/execute_book.py, before jupyter-book renders them).
 `test --random-order` runs the tests in a random order (modules and the tests inside them).
 `assignments` runs otter-grader's `otter assign` on every master notebook
 `assignments/<name>/<name>.md` into `_build/assignments/<name>/` (`student/`, `autograder/`) and
@@ -101,9 +102,13 @@ def lock() -> None:
 
 def book(cached: bool) -> None:
     ensure_venv()
+    started = time.perf_counter()
     if not cached:
         shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
-    started = time.perf_counter()
+        # The chapters, several at a time, into the cache the build then reads (see the script).
+        book_dir = ROOT / "book"
+        chapters = sorted(p for p in book_dir.glob("*.md") if p.with_suffix(".ipynb").exists())
+        _run([PYTHON, ROOT / "tools" / "execute_book.py", BUILD / ".jupyter_cache", *chapters])
     # -W: Sphinx warnings are errors; --keep-going: report all of them, then fail.
     _run([BIN / "jupyter-book", "build", ROOT, "--all", "-W", "--keep-going"])
     index = BUILD / "html" / "index.html"
@@ -112,7 +117,7 @@ def book(cached: bool) -> None:
 
 def test(pytest_args: list[str], random_order: bool) -> None:
     ensure_venv()
-    _run([PYTHON, "-m", "ruff", "check", "dlgtut", "tests", "benchmarks", "dev.py"])
+    _run([PYTHON, "-m", "ruff", "check", "dlgtut", "tests", "benchmarks", "tools", "dev.py"])
     shuffle = ["--random-order"] if random_order else []
     _run([PYTHON, "-m", "pytest", *shuffle, *pytest_args])
 
