@@ -118,8 +118,15 @@ def book(cached: bool) -> None:
 def test(pytest_args: list[str], random_order: bool) -> None:
     ensure_venv()
     _run([PYTHON, "-m", "ruff", "check", "dlgtut", "tests", "benchmarks", "tools", "dev.py"])
-    shuffle = ["--random-order"] if random_order else []
-    _run([PYTHON, "-m", "pytest", *shuffle, *pytest_args])
+    # Every core runs tests (pytest-xdist; each test runs on one torch thread, tests/conftest.py),
+    # unless the caller chose a number or switched it off.
+    given = " ".join(pytest_args)
+    parallel = [] if ("-n" in pytest_args or "no:xdist" in given or "--numprocesses" in given
+                      ) else ["-n", str(os.cpu_count() or 1), "--dist", "worksteal"]
+    # A shuffled run names its seed to every worker (they must collect the same order).
+    seed = int.from_bytes(os.urandom(3), "big")
+    shuffle = [f"--random-order-seed={seed}"] if random_order else []
+    _run([PYTHON, "-m", "pytest", *parallel, *shuffle, *pytest_args])
 
 
 def assignments(check: bool, only: list[str]) -> None:
@@ -154,7 +161,12 @@ def main() -> None:
                           help="build only these assignments")
     sub.add_parser("setup", help="only create .venv/ and install")
     sub.add_parser("lock", help="resolve the dependencies afresh and rewrite constraints.txt")
-    args = parser.parse_args()
+    args, unknown = parser.parse_known_args()
+    if unknown and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "test":  # everything but our own option goes to pytest, in its order
+        args.random_order = "--random-order" in sys.argv[2:]
+        args.pytest_args = [a for a in sys.argv[2:] if a != "--random-order"]
     if args.command == "book":
         book(args.cached)
     elif args.command == "test":

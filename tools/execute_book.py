@@ -26,19 +26,20 @@ from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 
 READER = {"type": "plugin", "name": "myst_nb_md"}  # how myst-nb hands a MyST notebook to the cache
 
-# Seconds each chapter took on the project's 2-core machine (benchmarks/README.md), to start
-# the longest first so that the two queues end together. A chapter not listed counts as 60 s.
+# Seconds each chapter took, two at a time on the project's 2-core machine (2026-11-25, see
+# benchmarks/README.md), to start the longest first so that the queues end together. A chapter
+# not listed counts as 60 s.
 EXPECTED_SECONDS = {
-    "deep_leakage": 420,
-    "model_inversion": 420,
-    "flower_federation": 200,
-    "defenses": 200,
-    "beyond_dlg": 150,
-    "membership_inference": 150,
-    "property_inference": 120,
-    "federated_learning": 60,
-    "malicious_server": 60,
-    "dlg_explorer": 30,
+    "deep_leakage": 349,
+    "beyond_dlg": 207,
+    "model_inversion": 103,
+    "defenses": 95,
+    "flower_federation": 90,
+    "membership_inference": 42,
+    "malicious_server": 41,
+    "property_inference": 26,
+    "federated_learning": 25,
+    "dlg_explorer": 16,
 }
 
 
