@@ -107,3 +107,25 @@ def refused():
         return info.value
 
     return check
+
+
+# Modules with the longest tests (15-70 s each, measured 2026-11-25), run first: the two xdist
+# workers then finish on short tests and end together instead of one waiting for the other's
+# last chapter. Order only: every test passes in any order (--random-order reshuffles after).
+LONG_FIRST = (
+    "tests/test_book.py",
+    "tests/test_assignments.py",
+    "tests/attacks/gradient/test_original.py",
+    "tests/attacks/gradient/test_dlg.py",
+    "tests/attacks/gradient/test_inverting.py",
+    "tests/cli/test_flower.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return LONG_FIRST.index(path) if path in LONG_FIRST else len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: each module keeps its own order
