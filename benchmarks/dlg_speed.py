@@ -15,7 +15,7 @@ metrics, figures, GIF) against ``benchmarks/original_main.py tile.png`` (the ori
 imports and loop), each a fresh process timed from outside; and the peak memory of one
 ``leak`` process.
 
-    .venv/bin/python benchmarks/dlg_speed.py            # about 3 minutes on an idle machine
+    .venv/bin/python benchmarks/dlg_speed.py            # about 4 minutes on an idle machine
     .venv/bin/python benchmarks/dlg_speed.py --only 5 40 --no-process
 """
 

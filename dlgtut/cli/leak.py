@@ -98,8 +98,9 @@ def add_parser(sub) -> None:
                      help="optimiser steps (default 300; 1500 for --attack ig)")
     atk.add_argument("--labels", choices=("analytic", "joint"), default=None,
                      help="labels read off the gradient (iDLG, default) or optimised jointly")
-    atk.add_argument("--init", choices=("grey", "randn", "rand"), default=None,
-                     help="dummy start (default grey)")
+    atk.add_argument("--init", choices=("analytic", "grey", "randn", "rand"), default=None,
+                     help="dummy start (default analytic: the input read off the gradient in "
+                     "closed form, R-GAP, where the model allows it; grey otherwise)")
     atk.add_argument("--optimizer", choices=("lbfgs", "torch-lbfgs", "adam"), default=None)
     atk.add_argument("--distance", choices=("l2", "cosine"), default=None)
     atk.add_argument("--stop-distance", type=real("--stop-distance", low=0, low_open=True),

@@ -160,3 +160,30 @@ def test_the_module_entry_point_exits_2_with_one_line(tmp_path):
         f"dlgtut leak: error: no such file: {tmp_path / 'missing.png'}"
     ]
     assert not (tmp_path / "o").exists()  # nothing written on bad input
+
+
+def test_the_module_entry_point_ends_after_writing_and_printing_everything(tmp_path):
+    # `leak` ends the process without the interpreter's teardown (dlgtut.cli.FAST_EXIT): its
+    # last line is printed, its status is 0 and every output is complete on disk.
+    out = tmp_path / "o"
+    result = subprocess.run(
+        [sys.executable, "-m", "dlgtut", "leak", "--dataset", "digits", "--index", "0",
+         "--size", "16", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].endswith(f"Outputs in {out}")
+    assert json.loads((out / "metrics.json").read_text())["status"] == "converged"
+    assert np.load(out / "reconstruction.npy").shape == (1, 1, 16, 16)  # grey digits
+
+
+def test_every_start_the_library_knows_is_offered():
+    import argparse
+
+    from dlgtut.attacks import DLGConfig
+    from dlgtut.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    init = next(a for a in sub.choices["leak"]._actions if a.dest == "init")
+    assert set(init.choices) == {"analytic", "grey", "randn", "rand"}
+    assert DLGConfig().init == "analytic" and "analytic" in init.help
