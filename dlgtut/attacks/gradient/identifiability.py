@@ -188,7 +188,8 @@ def agreement(a: Tensor, b: Tensor) -> float:
 
     Example:
         >>> x = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(0))
-        >>> agreement(x, x.flip(0)), agreement(x, torch.rand(2, 1, 4, 4)) < 30
+        >>> other = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+        >>> agreement(x, x.flip(0)), agreement(x, other) < 30
         (100.0, True)
     """
     order = match(a.float(), b.float())
