@@ -270,6 +270,15 @@ def _finish(run: _Run, autograder: Autograder, timed_out: float | None) -> Grade
     return Grade(run.path.stem, run.path.name, scores, "graded", "; ".join(notes), seconds)
 
 
+# A kernel that dies before it answers has run none of the submission's code (seen once when
+# four kernels started at once on two busy cores): such a submission is graded once more.
+NEVER_STARTED = "Kernel died before replying to kernel_info"
+
+
+def _never_started(grade: Grade) -> bool:
+    return grade.status != "graded" and NEVER_STARTED in grade.reason
+
+
 def grade_submissions(
     autograder: Autograder,
     paths: Sequence[Path],
@@ -306,6 +315,7 @@ def grade_submissions(
         if path in done and on_grade is not None:
             on_grade(done[path])
     running: list[_Run] = []
+    retried: set[Path] = set()
     try:
         while pending or running:
             while pending and len(running) < jobs:
@@ -318,6 +328,10 @@ def grade_submissions(
                     running.remove(run)
                     late = timeout if run.proc.poll() is None else None
                     grade = _finish(run, autograder, late)
+                    if _never_started(grade) and run.path not in retried:
+                        retried.add(run.path)  # the machine's fault, not the student's: again
+                        pending.append(run.path)
+                        continue
                     done[run.path] = grade
                     if on_grade is not None:
                         on_grade(grade)

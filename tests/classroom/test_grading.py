@@ -137,3 +137,23 @@ def test_a_submission_past_its_time_limit_is_killed_with_all_it_started(demo, tm
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
     left = set(os.listdir(tempfile.gettempdir())) - temporary
     assert not [name for name in left if name.startswith("dlgtut-grade-")]
+
+
+def test_a_kernel_that_died_before_answering_is_graded_once_more(demo, tmp_path, monkeypatch):
+    import dlgtut.classroom.grading as grading
+
+    out, b = demo
+    ag = find_autograder("demo", out)
+    path = tmp_path / "alice.ipynb"
+    path.write_bytes(b.autograder_notebook.read_bytes())
+    real, calls = grading._finish, []
+
+    def finish_failing_first(run, autograder, late):
+        calls.append(run.path)
+        if len(calls) == 1:  # as if the kernel had died at start: none of her code ran
+            return grading._failed(run.path, autograder, f"RuntimeError: {grading.NEVER_STARTED}")
+        return real(run, autograder, late)
+
+    monkeypatch.setattr(grading, "_finish", finish_failing_first)
+    (grade,) = grade_submissions(ag, [path], timeout=120, cell_timeout=60)
+    assert calls == [path, path] and grade.status == "graded" and grade.total == ag.possible
