@@ -12,6 +12,10 @@ count of unknowns against constraints (dlgtut.attacks.identifiability).
 
     .venv/bin/python benchmarks/dlg_batches.py               # about 15 minutes on 2 cores
     .venv/bin/python benchmarks/dlg_batches.py --sizes 1 2 4 --batches 1
+    python benchmarks/dlg_batches.py --device cuda --sizes 8 --attacks dlg
+
+On ``--device cuda`` the model (its weights drawn on the CPU) and both attacks run on the GPU,
+after one untimed warm-up that starts CUDA.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch
 
 from dlgtut.attacks import dlg, identifiability, inverting_gradients
 from dlgtut.data import load_dataset
+from dlgtut.device import resolve_device
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.metrics import score
 from dlgtut.models import LeNet
@@ -47,8 +52,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--attacks", nargs="+", choices=("dlg", "ig"), default=["dlg", "ig"])
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}; paper's LeNet, 100 classes, seed 1234; DLG up to "
+    device = resolve_device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "the CPU"
+    if device.type == "cuda":  # start CUDA and its kernels once, outside every timing
+        x, y = batches(1, 1)[0]
+        dlg(Participant(LeNet(seed=1234).to(device)).fedsgd(PrivateBatch(x, y)),
+            iterations=5, progress=False)
+    print(f"torch {torch.__version__} on {device} ({name}), {torch.get_num_threads()} threads; "
+          f"paper's LeNet, 100 classes, seed 1234; DLG up to "
           f"{DLG_ITERATIONS} steps, IG {IG_ITERATIONS} steps (TV 1e-2)\n")
     cols = ["batch", "unknowns / constraints", "paper: iterations (64 x 64)", "attack",
             "mean PSNR (dB)", "labels right", "status", "seconds", "target met"]
@@ -58,10 +72,10 @@ def main() -> None:
         runs = batches(size, args.batches)
         x0, y0 = runs[0]
         count = identifiability(Participant(LeNet(seed=1234)).fedsgd(PrivateBatch(x0, y0)))
-        for name in ("dlg", "ig"):
+        for name in args.attacks:
             psnrs, labels_ok, statuses, seconds = [], [], [], []
             for x, y in runs:
-                update = Participant(LeNet(seed=1234)).fedsgd(PrivateBatch(x, y))
+                update = Participant(LeNet(seed=1234).to(device)).fedsgd(PrivateBatch(x, y))
                 started = time.perf_counter()
                 if name == "dlg":
                     rec = dlg(update, iterations=DLG_ITERATIONS, progress=False)

@@ -17,6 +17,10 @@ imports and loop), each a fresh process timed from outside; and the peak memory 
 
     .venv/bin/python benchmarks/dlg_speed.py            # about 4 minutes on an idle machine
     .venv/bin/python benchmarks/dlg_speed.py --only 5 40 --no-process
+    python benchmarks/dlg_speed.py --device cuda    # both on the GPU, as the original runs there
+
+On ``--device cuda`` both attacks run on the GPU (the original takes CUDA when it finds it),
+after one untimed warm-up that starts CUDA; the model's weights are drawn on the CPU and moved.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from PIL import Image
 from dlgtut.attacks import dlg
 from dlgtut.attacks.gradient.original import original_dlg
 from dlgtut.data import load_dataset
+from dlgtut.device import resolve_device
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.models import LeNet
 
@@ -57,10 +62,10 @@ def held_out() -> list[tuple[str, torch.Tensor]]:
 
 
 def _mse(x: torch.Tensor, truth: torch.Tensor) -> float:
-    return float(((x.detach().float().clamp(0, 1) - truth) ** 2).mean())
+    return float(((x.detach().float().cpu().clamp(0, 1) - truth) ** 2).mean())
 
 
-def run_original(image: torch.Tensor) -> dict:
+def run_original(image: torch.Tensor, device: torch.device) -> dict:
     """The original loop, stopped when the observer (every 10 steps) sees MSE < 1e-3."""
     hit: dict = {}
     last: dict = {}
@@ -73,13 +78,14 @@ def run_original(image: torch.Tensor) -> dict:
             return True
         return False
 
-    original_dlg(image, LABEL, seed=SEED, iterations=ITERATIONS, callback=watch)
+    original_dlg(image, LABEL, seed=SEED, iterations=ITERATIONS, callback=watch, device=device)
     return {**hit, "final_mse": _mse(last["x"], image)}
 
 
-def run_dlgtut(image: torch.Tensor) -> dict:
+def run_dlgtut(image: torch.Tensor, device: torch.device) -> dict:
     """dlgtut's default attack until it stops on its own; when an observer first sees 1e-3."""
-    update = Participant(LeNet(seed=SEED)).fedsgd(PrivateBatch(image[None], torch.tensor([LABEL])))
+    update = Participant(LeNet(seed=SEED).to(device)).fedsgd(
+        PrivateBatch(image[None], torch.tensor([LABEL])))
     seen: dict = {}
     start = time.perf_counter()
 
@@ -103,9 +109,9 @@ def _timed(cmd: list[str]) -> tuple[float, str]:
     return time.perf_counter() - started, done.stdout
 
 
-def _leak(path: Path, out: Path) -> list[str]:
+def _leak(path: Path, out: Path, device: torch.device) -> list[str]:
     return [sys.executable, "-m", "dlgtut", "leak", "--image", str(path), "--label", str(LABEL),
-            "--quiet", "--out", str(out)]
+            "--quiet", "--device", device.type, "--out", str(out)]
 
 
 def _save(image: torch.Tensor, path: Path) -> Path:
@@ -114,19 +120,20 @@ def _save(image: torch.Tensor, path: Path) -> Path:
     return path
 
 
-def whole_process(name: str, image: torch.Tensor, folder: Path) -> dict:
+def whole_process(name: str, image: torch.Tensor, folder: Path,
+                  device: torch.device) -> dict:
     path = _save(image, folder / f"{name}.png")
-    ours, _ = _timed(_leak(path, folder / name))
+    ours, _ = _timed(_leak(path, folder / name, device))
     theirs, out = _timed([sys.executable, str(HERE / "original_main.py"), str(path),
-                          "--label", str(LABEL)])
+                          "--label", str(LABEL), "--device", device.type])
     return {"ours": ours, "theirs": theirs, "theirs_ok": json.loads(out)["success"]}
 
 
-def leak_peak_memory_mb(image: torch.Tensor, folder: Path) -> float:
+def leak_peak_memory_mb(image: torch.Tensor, folder: Path, device: torch.device) -> float:
     """Peak resident memory of one ``dlgtut leak`` process: the first child this process
     waits for, so the children's maximum is its own."""
-    subprocess.run(_leak(_save(image, folder / "memory.png"), folder / "memory"), check=True,
-                   capture_output=True)
+    subprocess.run(_leak(_save(image, folder / "memory.png"), folder / "memory", device),
+                   check=True, capture_output=True)
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
@@ -134,18 +141,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", type=int, help="tile indices (default all)")
     parser.add_argument("--no-process", action="store_true", help="skip whole-process timing")
+    parser.add_argument("--process-only", action="store_true",
+                        help="only the whole-process timing and the peak memory")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     args = parser.parse_args()
+    device = resolve_device(args.device)
     chosen = [(n, im) for n, im in held_out() if not args.only or int(n.split("-")[-1])
               in args.only]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default, "
           f"{platform.machine()}, python {sys.version.split()[0]}; held-out 32 x 32 photo tiles, "
-          f"label {LABEL}, seed {SEED}; success = MSE < {THRESHOLD:g}\n")
+          f"label {LABEL}, seed {SEED}; success = MSE < {THRESHOLD:g}; device {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "") + "\n")
+    if args.process_only:
+        return whole_processes(chosen, device)
+    if device.type == "cuda":  # start CUDA and its kernels once, outside every timing
+        run_dlgtut(chosen[0][1], device)
+        run_original(chosen[0][1], device)
     cols = ["image", "original: steps", "original: s", "dlgtut: stopped after s", "status",
             "steps", "final MSE", "wait ratio", "observer ratio"]
     print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     waits, observed, ok = [], [], 0
     for name, image in chosen:
-        ours, theirs = run_dlgtut(image), run_original(image)
+        ours, theirs = run_dlgtut(image, device), run_original(image, device)
         ok += ours["ok"]
         wait = obs = ""
         if "seconds" in theirs and ours["ok"]:
@@ -163,13 +180,18 @@ def main() -> None:
               f"over {len(waits)} images both recover: {statistics.median(waits):.1f}x "
               f"(range {min(waits):.1f}x to {max(waits):.1f}x)")
         print(f"median ratio as an observer sees it: {statistics.median(observed):.1f}x")
-    if args.no_process:
-        return
+    if not args.no_process:
+        whole_processes(chosen, device)
+
+
+def whole_processes(chosen: list[tuple[str, torch.Tensor]], device: torch.device) -> None:
+    """Each image: a fresh ``dlgtut leak`` process and a fresh original script, timed from
+    outside; then the peak memory of one ``leak``."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        peak = leak_peak_memory_mb(chosen[0][1], Path(tmp))
+        peak = leak_peak_memory_mb(chosen[0][1], Path(tmp), device)
         for name, image in chosen:
-            r = whole_process(name, image, Path(tmp))
+            r = whole_process(name, image, Path(tmp), device)
             rows.append(r)
             print(f"whole process, {name}: dlgtut leak {r['ours']:.1f} s, original "
                   f"{r['theirs']:.1f} s ({'recovered' if r['theirs_ok'] else 'failed'})",

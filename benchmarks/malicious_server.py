@@ -9,6 +9,7 @@ from the update to the images (the first call, and the median of five more).
 
     .venv/bin/python benchmarks/malicious_server.py            # about a minute on 2 cores
     .venv/bin/python benchmarks/malicious_server.py --threads 1
+    python benchmarks/malicious_server.py --device cuda   # model, participants, read-out on GPU
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from dlgtut.attacks.malicious import imprint_attack, imprint_model, trap_attack, trap_model
 from dlgtut.data import load_dataset
 from dlgtut.defenses import secure_aggregate
+from dlgtut.device import resolve_device
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.metrics import fraction_exact, score_images
 from dlgtut.models import LeNet
@@ -31,12 +33,12 @@ SEED = 1234
 
 
 def run(data, *, index: int, participants: int, batch: int, method: str, rows: int,
-        statistic: str = "brightness") -> dict:
+        statistic: str = "brightness", device: str | torch.device = "cpu") -> dict:
     """One attack: build the malicious model, let the participants compute, read, score."""
     n = participants * batch
     images, labels, taken = data.batch(index, n, distinct_labels=False)
     public = data.images[[i for i in range(len(data)) if i not in set(taken)]]
-    net = LeNet(images.shape[1], len(data.classes), images.shape[-1], seed=SEED)
+    net = LeNet(images.shape[1], len(data.classes), images.shape[-1], seed=SEED).to(device)
     if method == "imprint":
         server = imprint_model(net, public, bins=rows, statistic=statistic, seed=SEED)
         attack = imprint_attack
@@ -61,11 +63,17 @@ def run(data, *, index: int, participants: int, batch: int, method: str, rows: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads (2)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
     sets = {"photos": load_dataset("patches", size=32), "digits": load_dataset("digits", size=32)}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.machine()}, python {platform.python_version()}")
+          f"{platform.machine()}, python {platform.python_version()}, device {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
+    if device.type == "cuda":  # start CUDA and its kernels once, outside every timing
+        run(sets["digits"], index=0, participants=1, batch=8, method="imprint", rows=16,
+            device=device)
     print("exact = PSNR above 40 dB; photos = `patches` (270 colour photo tiles), digits = "
           "scikit-learn's 1797, both at 32 x 32; LeNet behind the block, seed 1234\n")
 
@@ -89,7 +97,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for what, name, k, b, method, r, stat, target in rows:
         res = run(sets[name], index=0, participants=k, batch=b, method=method, rows=r,
-                  statistic="brightness" if stat == "-" else stat)
+                  statistic="brightness" if stat == "-" else stat, device=device)
         label = method if method == "trap" else f"imprint ({stat})"
         verdict = "-" if target is None else (
             f">= {target:.2f}: {'met' if res['fraction'] >= target else 'MISSED'}")
@@ -100,7 +108,7 @@ def main() -> None:
     print("\nOther batches of 64 (imprint, brightness, 256 bins): fraction above 40 dB")
     for name, starts in (("photos", (64, 128, 192)), ("digits", (64, 320, 640, 960, 1280))):
         got = [run(sets[name], index=i, participants=1, batch=64, method="imprint",
-                   rows=256)["fraction"] for i in starts]
+                   rows=256, device=device)["fraction"] for i in starts]
         print(f"- {name}, batches from index {', '.join(map(str, starts))}: "
               f"{', '.join(f'{g:.2f}' for g in got)} (mean {statistics.mean(got):.2f})")
 

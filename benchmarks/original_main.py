@@ -8,7 +8,11 @@ original it stops as soon as an outside observer, looking every 10 steps as the 
 records its history, sees the image within MSE 1e-3: that flatters it. It prints the steps,
 the seconds of the loop and whether it succeeded, as one JSON line.
 
-    .venv/bin/python benchmarks/original_main.py IMAGE.png --label 3
+    .venv/bin/python benchmarks/original_main.py IMAGE.png --label 3 [--device cuda]
+
+On ``--device cuda`` it runs there as the original does when it finds CUDA, except that the
+weights are drawn on the CPU and then moved (the original draws them on the GPU): the same model
+as dlgtut's, so both attack the same gradient.
 
 It is dlgtut.attacks.gradient.original.original_dlg without dlgtut's imports (which would slow
 the original's start-up); dlg_speed.py checks that both give the same numbers.
@@ -54,18 +58,20 @@ def cross_entropy_for_onehot(pred, target):
     return torch.mean(torch.sum(-target * F.log_softmax(pred, dim=-1), 1))
 
 
-def run(path: str, label: int, iterations: int = 300, threshold: float = 1e-3) -> dict:
-    gt_data = transforms.ToTensor()(Image.open(path).convert("RGB")).unsqueeze(0)
-    gt_label = torch.tensor([label])
+def run(path: str, label: int, iterations: int = 300, threshold: float = 1e-3,
+        device: str = "cpu") -> dict:
+    gt_data = transforms.ToTensor()(Image.open(path).convert("RGB")).unsqueeze(0).to(device)
+    gt_label = torch.tensor([label]).to(device)
     gt_onehot_label = F.one_hot(gt_label, 100).float()
     net = LeNet()
     torch.manual_seed(1234)
     net.apply(weights_init)
+    net.to(device)
     pred = net(gt_data)
     y = cross_entropy_for_onehot(pred, gt_onehot_label)
     original_dy_dx = [g.detach().clone() for g in torch.autograd.grad(y, net.parameters())]
-    dummy_data = torch.randn(gt_data.size()).requires_grad_(True)
-    dummy_label = torch.randn(gt_onehot_label.size()).requires_grad_(True)
+    dummy_data = torch.randn(gt_data.size()).to(device).requires_grad_(True)
+    dummy_label = torch.randn(gt_onehot_label.size()).to(device).requires_grad_(True)
     optimizer = torch.optim.LBFGS([dummy_data, dummy_label])
     started = time.perf_counter()
     for iters in range(iterations):
@@ -95,5 +101,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image")
     parser.add_argument("--label", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = parser.parse_args()
-    print(json.dumps(run(args.image, args.label)))
+    print(json.dumps(run(args.image, args.label, device=args.device)))

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from ...checks import function, integer, tensor
 from ...checks import seed as check_seed
+from ...device import resolve_device
 from ...errors import DataError
 
 __all__ = ["OriginalLeNet", "weights_init", "cross_entropy_for_onehot", "original_dlg"]
@@ -81,6 +82,7 @@ def original_dlg(
     seed: int = 1234,
     iterations: int = 300,
     callback: Callable[[int, Tensor], bool | None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> OriginalResult:
     """Run the original DLG script on one image.
 
@@ -92,11 +94,15 @@ def original_dlg(
         iterations: L-BFGS steps (300 in the original).
         callback: ``callback(step, dummy_data)`` after every step (not in the original; for
             timing). Return True to stop.
+        device: where it runs (the original takes CUDA when there is one). Unlike the
+            original on CUDA, the weights are drawn on the CPU and then moved, so that a seed
+            gives the same model, and the same numbers, on every device.
 
     Raises:
         DataError: ``image`` is not one float image in [0, 1], or ``label`` not an integer
             class of the ``num_classes`` (a float label was truncated to a class).
-        ConfigError: ``num_classes``, ``seed`` or ``iterations`` of the wrong kind or range.
+        ConfigError: ``num_classes``, ``seed`` or ``iterations`` of the wrong kind or range, or
+            a ``device`` this machine does not have.
         WrongTypeError: ``callback`` cannot be called.
     """
     tensor(image, "image", unit=True, floating=True)
@@ -107,8 +113,9 @@ def original_dlg(
     check_seed(seed)
     integer(iterations, "iterations", low=1)
     function(callback, "callback")
-    gt_data = image.reshape(1, *image.shape[-3:]).float()
-    gt_label = torch.tensor([label]).long().view(1)
+    device = resolve_device(device)
+    gt_data = image.reshape(1, *image.shape[-3:]).float().to(device)
+    gt_label = torch.tensor([label]).long().view(1).to(device)
     gt_onehot_label = F.one_hot(gt_label, num_classes).float()
     c, h, w = gt_data.shape[1:]
     hidden = 12 * ((((h + 1) // 2) + 1) // 2) * ((((w + 1) // 2) + 1) // 2)
@@ -116,6 +123,7 @@ def original_dlg(
     net = OriginalLeNet(c, hidden, num_classes)
     torch.manual_seed(seed)
     net.apply(weights_init)
+    net.to(device)
     criterion = cross_entropy_for_onehot
 
     # compute original gradient
@@ -125,8 +133,8 @@ def original_dlg(
     original_dy_dx = list(_.detach().clone() for _ in dy_dx)
 
     # generate dummy data and label
-    dummy_data = torch.randn(gt_data.size()).requires_grad_(True)
-    dummy_label = torch.randn(gt_onehot_label.size()).requires_grad_(True)
+    dummy_data = torch.randn(gt_data.size()).to(device).requires_grad_(True)
+    dummy_label = torch.randn(gt_onehot_label.size()).to(device).requires_grad_(True)
     optimizer = torch.optim.LBFGS([dummy_data, dummy_label])
 
     result = OriginalResult(net, dummy_data, dummy_label)
@@ -148,7 +156,7 @@ def original_dlg(
         if iters % 10 == 0:
             current_loss = closure()
             result.losses.append(current_loss.item())
-            result.history.append(dummy_data.detach()[0].clone())
+            result.history.append(dummy_data.detach()[0].to("cpu", copy=True))
         if callback is not None and callback(iters + 1, dummy_data.detach()):
             break
     return result

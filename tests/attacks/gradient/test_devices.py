@@ -8,6 +8,7 @@ import torch
 
 from dlgtut.attacks import dlg, inverting_gradients
 from dlgtut.attacks.gradient import rgap, text_dlg
+from dlgtut.attacks.gradient.original import original_dlg
 from dlgtut.data import load_dataset
 from dlgtut.fl import Participant, PrivateBatch
 from dlgtut.metrics import score
@@ -47,3 +48,24 @@ def test_text_dlg_on_cuda(cuda):
     rec = text_dlg(update, progress=False)
     assert rec.tokens.device.type == "cpu" and rec.text == ["mr. bennet made no answer."]
     assert torch.equal(rec.tokens, batch.ids)
+
+
+
+def test_the_original_loop_on_cuda_attacks_the_cpus_model(cuda):
+    """The benchmark's reference on the GPU: the weights are drawn on the CPU and moved, so both
+    devices attack the same model and the same gradient; the history comes back on the CPU.
+    (Their trajectories part at once: L-BFGS's first step, from a start with a gradient
+    distance near 900, turns float32 rounding into a different path; measured on an H200.)"""
+    image = load_dataset("photos", size=32, channels=3).images[0]
+    runs = {d: original_dlg(image, 3, iterations=1, device=d) for d in ("cpu", cuda)}
+    on_cpu, on_gpu = runs["cpu"], runs[cuda]
+    assert on_gpu.dummy_data.device.type == "cuda" and on_gpu.history[0].device.type == "cpu"
+    grads = []
+    for run, device in ((on_cpu, "cpu"), (on_gpu, cuda)):
+        for a, b in zip(on_cpu.net.parameters(), run.net.parameters(), strict=True):
+            assert torch.equal(a, b.cpu())  # the same model: drawn on the CPU, then moved
+        x = image[None].to(device)
+        loss = torch.nn.functional.cross_entropy(run.net(x), torch.tensor([3], device=device))
+        grads.append([g.cpu() for g in torch.autograd.grad(loss, list(run.net.parameters()))])
+    for a, b in zip(*grads, strict=True):  # the same gradient, to float32 kernel rounding
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)

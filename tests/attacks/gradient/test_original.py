@@ -44,6 +44,7 @@ def test_paper_settings_reproduce_the_original_loop():
     ((torch.rand(3, 8, 8), 1), {"seed": -1}, ConfigError, "seed must be a non-negative"),
     ((torch.rand(3, 8, 8), 1), {"num_classes": 2.0}, ConfigError, "num_classes must be"),
     ((torch.rand(3, 8, 8), 1), {"callback": "print"}, WrongTypeError, "callback must be"),
+    ((torch.rand(3, 8, 8), 1), {"device": "tpu"}, ConfigError, "device must be auto, cpu, cuda"),
 ])
 def test_original_refuses_bad_input_before_the_loop(refused, args, kwargs, error, fragment):
     refused(error, fragment, original_dlg, *args, **kwargs)
