@@ -45,7 +45,9 @@ def test_recovers_a_real_photo_and_its_label(photos):
 
 def test_recovers_a_batch_of_four_digits_with_distinct_labels(digits):
     images, labels, _ = digits.batch(10, 4)  # a 1, a 2, a 3, a 4: real digits, 32 x 32
-    rec = _leak(images, labels, classes=10, iterations=150)
+    # 60 steps: every digit is at 33-48 dB by then (measured; 39-55 dB when it converges at
+    # step 74, after which the second start that checks identification costs 18 s more).
+    rec = _leak(images, labels, classes=10, iterations=60)
     result = score(rec.images, rec.labels, images, labels)
     assert result.label_accuracy == 1.0
     assert min(result.per_image["psnr"]) > 25, result.per_image
@@ -91,9 +93,11 @@ def test_the_paper_settings_diverge_on_a_photo_and_say_so(photos):
 
 
 def test_divergence_triggers_a_restart(photos):
-    rec = _leak(_photo(photos, "astronaut"), [3], config=DLGConfig.paper(restarts=2))
-    assert rec.restarts >= 1
-    assert "restart" in rec.message
+    # The paper's settings blow up on this photo at the first step, and again after a restart.
+    rec = _leak(_photo(photos, "astronaut"), [3], config=DLGConfig.paper(restarts=1,
+                                                                        iterations=60))
+    assert rec.restarts == 1 and rec.status == "diverged"
+    assert "(after 1 restart)" in rec.message
 
 
 def test_stop_rule_and_time_limit(digits):

@@ -70,16 +70,17 @@ def test_ig_beats_dlg_on_a_trained_relu_network():
 
 def test_unrolling_local_steps_inverts_a_fedavg_update(chelsea):
     update = Participant(_relu_net()).fedavg(chelsea, local_steps=3, lr=0.1)
-    unrolled = inverting_gradients(update, iterations=1500, trials=1, tv_weight=0.05,
+    # 750 steps: both runs have settled by then (the same scores as after 1,500, measured).
+    unrolled = inverting_gradients(update, iterations=750, trials=1, tv_weight=0.05,
                                    progress=False)
     # The same weight change read as if it were one averaged gradient (what DLG must assume).
     naive = dataclasses.replace(update, kind="gradient", local_steps=None, lr=None,
                                 tensors=tuple(-t / 0.3 for t in update.tensors))
-    flat = inverting_gradients(naive, iterations=1500, trials=1, tv_weight=0.05, progress=False)
+    flat = inverting_gradients(naive, iterations=750, trials=1, tv_weight=0.05, progress=False)
     good = score(unrolled.images, unrolled.labels, chelsea.images, chelsea.labels)
     bad = score(flat.images, flat.labels, chelsea.images, chelsea.labels)
     assert unrolled.labels.tolist() == [3]
-    # Measured: unrolled 20.0 dB / SSIM 0.38; read as one gradient 8.2 dB / SSIM 0.03.
+    # Measured: unrolled 20.0 dB / SSIM 0.38; read as one gradient 8.3 dB / SSIM 0.04.
     assert good.psnr > 18 and good.ssim > 0.3, good
     assert good.psnr > bad.psnr + 8 and good.ssim > bad.ssim + 0.25, (good, bad)
 
