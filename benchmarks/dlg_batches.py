@@ -56,12 +56,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "the CPU"
+    card = torch.cuda.get_device_name(device) if device.type == "cuda" else "the CPU"
     if device.type == "cuda":  # start CUDA and its kernels once, outside every timing
         x, y = batches(1, 1)[0]
         dlg(Participant(LeNet(seed=1234).to(device)).fedsgd(PrivateBatch(x, y)),
             iterations=5, progress=False)
-    print(f"torch {torch.__version__} on {device} ({name}), {torch.get_num_threads()} threads; "
+    print(f"torch {torch.__version__} on {device} ({card}), {torch.get_num_threads()} threads; "
           f"paper's LeNet, 100 classes, seed 1234; DLG up to "
           f"{DLG_ITERATIONS} steps, IG {IG_ITERATIONS} steps (TV 1e-2)\n")
     cols = ["batch", "unknowns / constraints", "paper: iterations (64 x 64)", "attack",

@@ -96,7 +96,7 @@ def original_dlg(
             timing). Return True to stop.
         device: where it runs (the original takes CUDA when there is one). Unlike the
             original on CUDA, the weights are drawn on the CPU and then moved, so that a seed
-            gives the same model, and the same numbers, on every device.
+            gives the same model on every device (the steps then differ by float rounding).
 
     Raises:
         DataError: ``image`` is not one float image in [0, 1], or ``label`` not an integer
