@@ -9,6 +9,7 @@ whose total exceeds --budget (300 s, what the book's issue allowed for the whole
     .venv/bin/python benchmarks/book_times.py                  # reduced mode, every chapter
     .venv/bin/python benchmarks/book_times.py --full           # reduced and full mode
     .venv/bin/python benchmarks/book_times.py --only deep_leakage defenses
+    .venv/bin/python benchmarks/book_times.py --cells 5      # and each chapter's 5 slowest cells
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import platform
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import jupytext
@@ -33,8 +35,23 @@ def chapters() -> list[Path]:
     return sorted(p for p in BOOK.glob("*.md") if p.with_suffix(".ipynb").exists())
 
 
-def run(path: Path, quick: bool, timeout: int) -> tuple[float, str | None]:
-    """Execute one chapter; return its seconds and None, or the seconds and the error."""
+def cell_seconds(nb) -> list[tuple[float, int, str]]:
+    """(seconds, index, first line) of every executed code cell, from nbclient's timestamps."""
+    rows = []
+    for index, cell in enumerate(nb.cells):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        if cell.cell_type != "code" or "shell.execute_reply" not in stamps:
+            continue
+        begin, end = (datetime.fromisoformat(stamps[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+        first = next((line for line in cell.source.splitlines()
+                      if line.strip() and not line.startswith("#")), "")
+        rows.append(((end - begin).total_seconds(), index, first[:60]))
+    return rows
+
+
+def run(path: Path, quick: bool, timeout: int) -> tuple[float, str | None, list]:
+    """Execute one chapter; return its seconds, None or the error, and its cells' seconds."""
     env = {"DLGTUT_OFFLINE": os.environ.get("DLGTUT_OFFLINE", "1")}
     if quick:
         env["DLGTUT_QUICK"] = "1"
@@ -56,7 +73,7 @@ def run(path: Path, quick: bool, timeout: int) -> tuple[float, str | None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return time.perf_counter() - started, error
+    return time.perf_counter() - started, error, cell_seconds(nb)
 
 
 def main() -> int:
@@ -66,6 +83,8 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=300.0,
                         help="seconds allowed for the whole reduced run (default 300)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
+    parser.add_argument("--cells", type=int, default=0, metavar="N",
+                        help="also print each run's N slowest cells")
     args = parser.parse_args()
 
     paths = chapters()
@@ -82,15 +101,18 @@ def main() -> int:
     totals = dict.fromkeys(modes, 0.0)
     failed = False
     for path in paths:
-        cells = []
+        columns, slowest = [], []
         for mode in modes:
-            seconds, error = run(path, quick=mode == "reduced", timeout=args.timeout)
+            seconds, error, timed = run(path, quick=mode == "reduced", timeout=args.timeout)
             totals[mode] += seconds
-            cells.append(f"{seconds:>14.1f}" if error is None else f"{'FAILED':>14}")
+            columns.append(f"{seconds:>14.1f}" if error is None else f"{'FAILED':>14}")
             if error is not None:
                 failed = True
                 print(f"  {path.name} ({mode}): {error}", file=sys.stderr, flush=True)
-        print(f"{path.stem:<24}" + "".join(cells), flush=True)
+            slowest += [(mode, *row) for row in sorted(timed, reverse=True)[:args.cells]]
+        print(f"{path.stem:<24}" + "".join(columns), flush=True)
+        for mode, seconds, index, first in slowest:
+            print(f"    {mode:<8} cell {index:>3} {seconds:>7.1f} s  {first}", flush=True)
     print(f"{'total':<24}" + "".join(f"{totals[m]:>14.1f}" for m in modes))
 
     if not args.only and totals["reduced"] > args.budget:
