@@ -24,7 +24,8 @@ from datetime import datetime
 from pathlib import Path
 
 import jupytext
-from nbclient import NotebookClient
+
+from dlgtut.notebook_client import SteppedNotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -63,8 +64,8 @@ def run(path: Path, quick: bool, timeout: int) -> tuple[float, str | None, list]
     error = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": tmp}}).execute()
+            SteppedNotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                  resources={"metadata": {"path": tmp}}).execute()
     except Exception as exc:  # a failing cell, a cell timeout, a dead kernel
         error = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
     finally:

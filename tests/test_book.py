@@ -19,8 +19,9 @@ import jupytext
 import nbformat
 import pytest
 import yaml
-from nbclient import NotebookClient
 from sphinx.util.matching import Matcher
+
+from dlgtut.notebook_client import SteppedNotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -122,5 +123,7 @@ def test_notebook_runs_in_reduced_mode(path, tmp_path, monkeypatch):
     monkeypatch.setenv("DLGTUT_QUICK", "1")
     monkeypatch.setenv("DLGTUT_OFFLINE", os.environ.get("DLGTUT_OFFLINE", "1"))
     nb = jupytext.read(path)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    # Stepped polls: a reply the client did not wake up for once cost this test 600 s
+    # (dlgtut/notebook_client.py).
+    SteppedNotebookClient(nb, timeout=600, kernel_name="python3",
+                          resources={"metadata": {"path": str(tmp_path)}}).execute()

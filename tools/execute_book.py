@@ -21,8 +21,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import nbclient.client
 from jupyter_cache import get_cache
 from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
+
+from dlgtut.notebook_client import SteppedNotebookClient
 
 READER = {"type": "plugin", "name": "myst_nb_md"}  # how myst-nb hands a MyST notebook to the cache
 
@@ -79,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _execute(data: ProcessData) -> tuple[int, float]:
+    # jupyter-cache runs nbclient.execute, which builds an nbclient.client.NotebookClient: make
+    # it the stepped one in this worker process (a missed wake-up once cost a chapter 600 s;
+    # see dlgtut/notebook_client.py).
+    nbclient.client.NotebookClient = SteppedNotebookClient
     started = time.perf_counter()
     status, _ = ExecutionWorkerLocalMProc()(data)
     return status, time.perf_counter() - started
