@@ -28,15 +28,21 @@ def _limit_cells(cell_timeout: float) -> None:
     """Make otter's notebook execution interrupt any cell that runs past ``cell_timeout``.
 
     ``otter.execute.grade_notebook`` builds its traitlets ``Config`` itself; the cell timeout
-    goes into that object before otter fills in its own settings (otter 7.0.0, pinned).
+    goes into that object before otter fills in its own settings (otter 7.0.0, pinned). So does
+    the kernel client, :class:`~dlgtut.notebook_client.SteppedKernelClient`: a reply that the
+    client's poll does not wake up for would otherwise wait out the cell's time limit and could
+    push a correct submission past its own.
     """
     import otter.execute as execute
     from traitlets.config import Config
+
+    from ..notebook_client import SteppedKernelClient
 
     def config() -> Config:
         c = Config()
         c.ExecutePreprocessor.timeout = int(max(1, round(cell_timeout)))
         c.ExecutePreprocessor.interrupt_on_timeout = True
+        c.AsyncKernelManager.client_factory = SteppedKernelClient  # nbclient's kernel manager
         return c
 
     execute.Config = config

@@ -157,3 +157,21 @@ def test_a_kernel_that_died_before_answering_is_graded_once_more(demo, tmp_path,
     monkeypatch.setattr(grading, "_finish", finish_failing_first)
     (grade,) = grade_submissions(ag, [path], timeout=120, cell_timeout=60)
     assert calls == [path, path] and grade.status == "graded" and grade.total == ag.possible
+
+
+def test_otter_runs_a_submission_with_the_cell_limit_and_the_stepped_kernel_client(monkeypatch):
+    # The worker gives otter a Config with each cell's time limit and a kernel client that
+    # polls in steps (a reply the poll missed would otherwise wait out the cell's limit).
+    import nbformat
+    import otter.execute
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    from dlgtut.classroom.worker import _limit_cells
+    from dlgtut.notebook_client import SteppedKernelClient
+
+    monkeypatch.setattr(otter.execute, "Config", otter.execute.Config)  # restored afterwards
+    _limit_cells(7.4)
+    ep = ExecutePreprocessor(config=otter.execute.Config())  # what otter builds for a notebook
+    ep.nb = nbformat.v4.new_notebook()
+    assert ep.timeout == 7 and ep.interrupt_on_timeout
+    assert ep.create_kernel_manager().client_factory is SteppedKernelClient
