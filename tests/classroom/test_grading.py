@@ -100,7 +100,8 @@ def test_loops_sleepers_crashes_and_garbage_are_graded_apart(demo, tmp_path):
     assert sorted(g.file for g in seen) == sorted(p.name for p in paths)  # each reported
     by = {g.student: g for g in grades}
     # The loop cost only its own cell: both questions were graded after the interruption.
-    assert by["loop"].status == "graded" and by["loop"].scores == {"q1": 2.0, "q3": 1.0}
+    assert by["loop"].status == "graded" and by["loop"].scores == {"q1": 2.0, "q3": 1.0}, (
+        by["loop"].reason, by["loop"].seconds)  # failed once in five suite runs, reason unseen
     assert "interrupted at the cell limit of 4 s" in by["loop"].reason
     # The sleeper's cell was interrupted at the cell limit; what it started dies at the end.
     assert by["sleeper"].status == "graded" and "interrupted" in by["sleeper"].reason
