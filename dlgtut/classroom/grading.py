@@ -195,13 +195,19 @@ class _Run:
     started: float
     tmp: Path
     seen: dict = field(default_factory=dict)  # pid -> psutil.Process, every descendant seen
+    stopped: bool = False
 
     def watch(self) -> None:
+        if self.proc.returncode is not None:  # reaped: its pid may already be another's
+            return
         for p in _descendants(self.proc.pid):
             self.seen.setdefault(p.pid, p)
 
     def stop(self) -> None:
         """Kill the worker and every process it started; remove its temporary folder."""
+        if self.stopped:
+            return
+        self.stopped = True
         self.watch()
         if self.proc.poll() is None:
             self.proc.kill()
@@ -327,7 +333,10 @@ def grade_submissions(
                 if run.proc.poll() is not None or elapsed > timeout:
                     running.remove(run)
                     late = timeout if run.proc.poll() is None else None
-                    grade = _finish(run, autograder, late)
+                    try:
+                        grade = _finish(run, autograder, late)
+                    finally:
+                        run.stop()  # _finish stops it too; again in case it raised
                     if _never_started(grade) and run.path not in retried:
                         retried.add(run.path)  # the machine's fault, not the student's: again
                         pending.append(run.path)

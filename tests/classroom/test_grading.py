@@ -5,7 +5,6 @@ submission's limit after starting a process of its own, one kills its kernel, on
 """
 
 import json
-import os
 import tempfile
 
 import pytest
@@ -23,6 +22,17 @@ from dlgtut.classroom.grading import (  # noqa: E402
     write_csv,
 )
 from dlgtut.errors import ConfigError  # noqa: E402
+
+
+def _own_tempdir(tmp_path, monkeypatch):
+    """A temporary folder of this test's own, where the grader makes its working folders.
+
+    Other tests, in other pytest-xdist workers, grade at the same time in the shared one.
+    """
+    own = tmp_path / "tmp"
+    own.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own))
+    return own
 
 
 def _with_cell(notebook_path, after: str, source: str, dest):
@@ -116,7 +126,8 @@ def test_loops_sleepers_crashes_and_garbage_are_graded_apart(demo, tmp_path):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_a_submission_past_its_time_limit_is_killed_with_all_it_started(demo, tmp_path):
+def test_a_submission_past_its_time_limit_is_killed_with_all_it_started(
+        demo, tmp_path, monkeypatch):
     out, b = demo
     ag = find_autograder("demo", out)
     pids = tmp_path / "pids.txt"
@@ -127,7 +138,7 @@ def test_a_submission_past_its_time_limit_is_killed_with_all_it_started(demo, tm
                       "    f.write(f'{os.getpid()} {child.pid}')\n"
                       "time.sleep(300)", tmp_path / "stuck.ipynb")
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    temporary = set(os.listdir(tempfile.gettempdir()))
+    own_tmp = _own_tempdir(tmp_path, monkeypatch)
     (grade,) = grade_submissions(ag, [path], timeout=8, cell_timeout=100,
                                  env={"DLGTUT_TEST_PIDS": str(pids)})
     assert grade.status == "failed" and grade.reason == "time limit of 8 s exceeded"
@@ -136,8 +147,7 @@ def test_a_submission_past_its_time_limit_is_killed_with_all_it_started(demo, tm
     for pid in (kernel, child):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
-    left = set(os.listdir(tempfile.gettempdir())) - temporary
-    assert not [name for name in left if name.startswith("dlgtut-grade-")]
+    assert not list(own_tmp.iterdir())  # the grading folder is removed
 
 
 def test_a_kernel_that_died_before_answering_is_graded_once_more(demo, tmp_path, monkeypatch):
@@ -156,8 +166,11 @@ def test_a_kernel_that_died_before_answering_is_graded_once_more(demo, tmp_path,
         return real(run, autograder, late)
 
     monkeypatch.setattr(grading, "_finish", finish_failing_first)
+    own_tmp = _own_tempdir(tmp_path, monkeypatch)
     (grade,) = grade_submissions(ag, [path], timeout=120, cell_timeout=60)
     assert calls == [path, path] and grade.status == "graded" and grade.total == ag.possible
+    # Both runs' folders are removed, the first too, although its _finish here did not stop it.
+    assert not list(own_tmp.iterdir())
 
 
 def test_otter_runs_a_submission_with_the_cell_limit_and_the_stepped_kernel_client(monkeypatch):
