@@ -195,7 +195,6 @@ class _Run:
     started: float
     tmp: Path
     seen: dict = field(default_factory=dict)  # pid -> psutil.Process, every descendant seen
-    stopped: bool = False
 
     def watch(self) -> None:
         if self.proc.returncode is not None:  # reaped: its pid may already be another's
@@ -205,9 +204,6 @@ class _Run:
 
     def stop(self) -> None:
         """Kill the worker and every process it started; remove its temporary folder."""
-        if self.stopped:
-            return
-        self.stopped = True
         self.watch()
         if self.proc.poll() is None:
             self.proc.kill()
@@ -259,7 +255,6 @@ def _finish(run: _Run, autograder: Autograder, timed_out: float | None) -> Grade
     log = (run.tmp / "worker.log").read_text(errors="replace") if (
         run.tmp / "worker.log").is_file() else ""
     code = run.proc.returncode
-    run.stop()
     if timed_out is not None:
         return _failed(run.path, autograder, f"time limit of {timed_out:g} s exceeded", seconds)
     if not isinstance(result, dict):
@@ -334,9 +329,9 @@ def grade_submissions(
                     running.remove(run)
                     late = timeout if run.proc.poll() is None else None
                     try:
-                        grade = _finish(run, autograder, late)
+                        grade = _finish(run, autograder, late)  # reads the run's folder
                     finally:
-                        run.stop()  # _finish stops it too; again in case it raised
+                        run.stop()  # ... which goes with the run, whatever _finish did
                     if _never_started(grade) and run.path not in retried:
                         retried.add(run.path)  # the machine's fault, not the student's: again
                         pending.append(run.path)

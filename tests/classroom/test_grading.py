@@ -169,7 +169,7 @@ def test_a_kernel_that_died_before_answering_is_graded_once_more(demo, tmp_path,
     own_tmp = _own_tempdir(tmp_path, monkeypatch)
     (grade,) = grade_submissions(ag, [path], timeout=120, cell_timeout=60)
     assert calls == [path, path] and grade.status == "graded" and grade.total == ag.possible
-    # Both runs' folders are removed, the first too, although its _finish here did not stop it.
+    # Both runs' folders are removed, the first too, whose _finish here was a stand-in.
     assert not list(own_tmp.iterdir())
 
 
