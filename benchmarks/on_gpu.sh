@@ -7,6 +7,7 @@
 #   python3 -m pip download --no-deps --only-binary=:all: -d .whl opacus==1.6.0
 #   bash benchmarks/on_gpu.sh            # about 9 minutes on an H200; logs in $OUT or out/gpu
 #   STEPS="cuda_tests malicious" bash benchmarks/on_gpu.sh      # only these steps
+#   ONLY="40 110 250" bash benchmarks/on_gpu.sh    # DLG's speed on these photos only (a shorter run)
 #
 # Each step has its own time limit, most important first, so that a slow step costs only itself.
 set -u
@@ -45,7 +46,8 @@ TAIL=40 step cuda_tests 180 "${PYTEST[@]}" -n 8 -k cuda tests
 # 2. DLG against the original loop, both on the GPU (the CPU figures are in benchmarks/README.md);
 #    the original is slower there than on a CPU (about 3.5 min for the 8 images on an H200), so
 #    the whole processes are timed on 3 of them.
-TAIL=16 step dlg_speed 300 python3 benchmarks/dlg_speed.py --device cuda --no-process
+TAIL=16 step dlg_speed 300 python3 benchmarks/dlg_speed.py --device cuda --no-process \
+    ${ONLY:+--only $ONLY}
 TAIL=6 step dlg_process 150 python3 benchmarks/dlg_speed.py --device cuda --process-only \
     --only 40 110 250
 # 3. The malicious server on the GPU.
