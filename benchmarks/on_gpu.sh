@@ -43,17 +43,17 @@ PYTEST=(python3 -m pytest -q -p no:cacheprovider -o "addopts=--import-mode=impor
 
 # 1. Every test that runs on CUDA (the `device` fixture's cuda half and the `cuda` fixture).
 TAIL=40 step cuda_tests 180 "${PYTEST[@]}" -n 8 -k cuda tests
-# 2. DLG against the original loop, both on the GPU (the CPU figures are in benchmarks/README.md);
+# 2. The rest of the suite that runs without the extras, on a machine where `auto` means CUDA
+#    (this machine's torch, not the pinned one: a figure that moves with the version shows here).
+TAIL=30 step suite 200 "${PYTEST[@]}" -n 16 tests
+# 3. DLG against the original loop, both on the GPU (the CPU figures are in benchmarks/README.md);
 #    the original is slower there than on a CPU (about 3.5 min for the 8 images on an H200), so
 #    the whole processes are timed on 3 of them.
 TAIL=16 step dlg_speed 300 python3 benchmarks/dlg_speed.py --device cuda --no-process \
     ${ONLY:+--only $ONLY}
 TAIL=6 step dlg_process 150 python3 benchmarks/dlg_speed.py --device cuda --process-only \
     --only 40 110 250
-# 3. The malicious server on the GPU.
+# 4. The malicious server on the GPU.
 TAIL=22 step malicious 90 python3 benchmarks/malicious_server.py --device cuda
-# 4. A batch of 8 photos on the GPU: DLG and IG, one batch.
+# 5. A batch of 8 photos on the GPU: DLG and IG, one batch.
 TAIL=8 step batches 150 python3 benchmarks/dlg_batches.py --device cuda --sizes 8 --batches 1
-# 5. The rest of the suite that runs without the extras, on a machine where `auto` means CUDA
-#    (this machine's torch, not the pinned one: a figure that moves with the version shows here).
-TAIL=30 step suite 200 "${PYTEST[@]}" -n 16 tests
