@@ -37,7 +37,7 @@ torchvision.__version__, torch.cuda.get_device_name(), torch.get_num_threads(), 
 
 NEEDS_EXTRAS=(--ignore=tests/federation --ignore=tests/test_book.py --ignore=tests/classroom
               --ignore=tests/test_assignments.py --ignore=tests/cli/test_flower.py
-              --ignore=tests/cli/test_grade.py)
+              --ignore=tests/cli/test_grade.py --ignore=tests/test_notebook_client.py)
 PYTEST=(python3 -m pytest -q -p no:cacheprovider -o "addopts=--import-mode=importlib -ra"
         --continue-on-collection-errors "${NEEDS_EXTRAS[@]}")
 
