@@ -158,7 +158,12 @@ def _conv_input(conv: nn.Conv2d, in_shape, z: Tensor, delta: Tensor, grad_w: Ten
             basis[j, :, j] = null.T
         columns = F.conv2d(basis.reshape(c * k, c, h, w), weight, None, conv.stride,
                            conv.padding).reshape(c * k, -1).T
-        beta = torch.linalg.lstsq(columns, residual.reshape(-1, 1)).solution.reshape(c, k)
+        # gelsd (SVD), not the default gelsy (pivoted QR): on torch 2.11's CPU build, gelsy gave
+        # answers 1e-11 apart for the same inputs in one process, which broke "same seed, same
+        # numbers" (measured on a lent H100 machine); gelsd repeats there, and on 3072 x 724 it
+        # took 0.17 s against gelsy's 0.28 s on this project's CPU.
+        beta = torch.linalg.lstsq(columns, residual.reshape(-1, 1), driver="gelsd").solution
+        beta = beta.reshape(c, k)
     else:
         return _stacked_conv_input(conv, in_shape, z, block, g)
     return (row.T + beta @ null.T).reshape(in_shape)
