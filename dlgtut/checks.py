@@ -449,6 +449,19 @@ def model_parameters(value: Any, name: str = "the model") -> list[nn.Parameter]:
     return params
 
 
+def update_tensors(tensors: Any, who: str) -> Any:
+    """A shared update's tensors: a non-empty tuple or list of floating-point tensors.
+
+    Raises:
+        WrongTypeError: anything else (``who`` names the attack that was given it).
+    """
+    if not isinstance(tensors, tuple | list) or not tensors or not all(
+            isinstance(t, Tensor) and t.is_floating_point() for t in tensors):
+        raise WrongTypeError(f"{who} needs the update's tensors as a non-empty tuple of "
+                             "floating-point tensors, one per parameter")
+    return tensors
+
+
 def as_model_input(model: nn.Module, x: Tensor) -> Tensor:
     """``x`` on the model's device and in its floating dtype (a float64 model gets float64)."""
     params = list(model.parameters())

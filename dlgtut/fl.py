@@ -22,7 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checks import as_model_input, integer, model_output, model_parameters, number, show
+from .checks import (
+    as_model_input,
+    integer,
+    model_output,
+    model_parameters,
+    number,
+    show,
+    update_tensors,
+)
 from .errors import AttackError, DataError, WrongTypeError
 
 __all__ = [
@@ -197,11 +205,7 @@ def require_update(update, who: str, *, needs_model: bool = True) -> SharedUpdat
     if needs_model and not isinstance(update.model, nn.Module):
         raise WrongTypeError(f"{who} needs the public model: the update's model is a "
                              f"{type(update.model).__name__}, not a torch.nn.Module")
-    tensors = update.tensors
-    if not isinstance(tensors, tuple | list) or not tensors or not all(
-            isinstance(t, Tensor) and t.is_floating_point() for t in tensors):
-        raise WrongTypeError(f"{who} needs the update's tensors as a non-empty tuple of "
-                             "floating-point tensors, one per parameter")
+    update_tensors(update.tensors, who)
     if not isinstance(update.meta, dict):
         raise WrongTypeError(f"the update's meta must be a dict, got {type(update.meta).__name__}")
     if update.kind not in ("gradient", "weight_delta"):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..checks import integer
+from ..checks import integer, update_tensors
 from ..errors import ConfigError, DataError, WrongTypeError
 from .corpus import Vocabulary, _tokens
 from .model import TinyLM, next_token_loss
@@ -142,11 +142,7 @@ def require_text_update(update, who: str) -> TextUpdate:
     if update.model.vocab_size != len(update.vocab):
         raise DataError(f"the update's model has {update.model.vocab_size} outputs but its "
                         f"vocabulary {len(update.vocab)} tokens")
-    tensors = update.tensors
-    if not isinstance(tensors, tuple | list) or not tensors or not all(
-            isinstance(t, Tensor) and t.is_floating_point() for t in tensors):
-        raise WrongTypeError(f"{who} needs the update's tensors as a non-empty tuple of "
-                             "floating-point tensors, one per parameter")
+    update_tensors(update.tensors, who)
     integer(update.batch_size, "the update's batch_size", low=1, error=DataError)
     integer(update.seq_len, "the update's seq_len", low=2, error=DataError)
     return update
