@@ -39,6 +39,7 @@ __all__ = [
     "real",
     "seed",
     "out_dir",
+    "add_out",
     "data_dir",
     "add_device",
     "resolve_device_option",
@@ -145,6 +146,12 @@ def out_dir(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("--out must name a folder, got an empty string")
     return Path(text).expanduser()
+
+
+def add_out(parser, files: str) -> None:
+    """The ``--out`` option of the commands that write a folder; ``files``: what they write."""
+    parser.add_argument("--out", type=out_dir, required=True, metavar="DIR",
+                        help=f"output folder (new, empty, or an earlier run's): {files}")
 
 
 def data_dir(text: str) -> Path:

@@ -11,7 +11,7 @@ import time
 
 from .common import (
     add_device,
-    out_dir,
+    add_out,
     positive_int,
     prepare_out,
     real,
@@ -51,9 +51,7 @@ def add_parser(sub) -> None:
                    help="DLG steps per attack (100; ten times as many for local-steps)")
     p.add_argument("--seed", type=seed, default=0)
     add_device(p)
-    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
-                   help="output folder (new, empty, or an earlier run's): metrics.json and "
-                   "tradeoff.png")
+    add_out(p, "metrics.json and tradeoff.png")
     p.set_defaults(run=run)
 
 

@@ -20,9 +20,9 @@ import time
 from ..errors import ConfigError
 from .common import (
     add_device,
+    add_out,
     data_dir,
     only_with,
-    out_dir,
     positive_int,
     prepare_out,
     real,
@@ -104,9 +104,7 @@ def add_parser(sub) -> None:
     p.add_argument("--verbose", action="store_true", help="show Flower's and Ray's logs")
     add_device(p, "where the curious server's attack runs: auto (CUDA when there is one, the "
                "default), cpu or cuda; the virtual clients train on the CPU")
-    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
-                   help="output folder (new, empty, or an earlier run's): metrics.json, "
-                   "reconstruction.png, reconstruction.npz")
+    add_out(p, "metrics.json, reconstruction.png, reconstruction.npz")
     p.set_defaults(run=run)
 
 

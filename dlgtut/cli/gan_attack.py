@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from .common import (
     add_device,
+    add_out,
     non_negative_int,
     only_with,
-    out_dir,
     positive_int,
     prepare_out,
     real,
@@ -52,9 +52,7 @@ def add_parser(sub) -> None:
     g.add_argument("--seed", type=seed, default=0, help="seeds the split, models and noise (0)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(g)
-    g.add_argument("--out", type=out_dir, required=True, metavar="DIR",
-                   help="output folder (new, empty, or an earlier run's): metrics.json, "
-                   "rounds.png, curves.png, samples.npy")
+    add_out(g, "metrics.json, rounds.png, curves.png, samples.npy")
     g.set_defaults(run=run)
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .common import (
     add_device,
+    add_out,
     data_dir,
     non_negative_int,
     only_with,
-    out_dir,
     positive_int,
     prepare_out,
     real,
@@ -55,9 +55,7 @@ def add_parser(sub) -> None:
                    help="where lfw is downloaded (default $DLGTUT_DATA or ~/.cache)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(p)
-    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
-                   help="output folder (new, empty, or an earlier run's): metrics.json, "
-                   "inversions.png, inversions.npy")
+    add_out(p, "metrics.json, inversions.png, inversions.npy")
     p.set_defaults(run=run)
 
 

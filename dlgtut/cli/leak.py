@@ -17,10 +17,10 @@ from ..errors import ConfigError
 from . import leak_malicious, leak_text
 from .common import (
     add_device,
+    add_out,
     data_dir,
     non_negative_int,
     only_with,
-    out_dir,
     positive_int,
     prepare_out,
     real,
@@ -116,10 +116,8 @@ def add_parser(sub) -> None:
     add_device(p)
     leak_malicious.add_options(p)
     leak_text.add_options(p)
-    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
-                   help="output folder (new, empty, or an earlier run's): metrics.json, "
-                   "reconstruction.npy/.png, and progress.png and progress.gif (optimisation "
-                   "attacks), breach.png (imprint, trap) or reconstruction.txt (text)")
+    add_out(p, "metrics.json, reconstruction.npy/.png, and progress.png and progress.gif "
+               "(optimisation attacks), breach.png (imprint, trap) or reconstruction.txt (text)")
     p.set_defaults(run=run)
 
 

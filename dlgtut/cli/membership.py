@@ -14,9 +14,9 @@ import time
 from ..errors import ConfigError
 from .common import (
     add_device,
+    add_out,
     data_dir,
     only_with,
-    out_dir,
     positive_int,
     prepare_out,
     real,
@@ -78,9 +78,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=seed, default=0, help="seeds the data, target and shadows (0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(p)
-    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
-                   help="output folder (new, empty, or an earlier run's): metrics.json, "
-                   "roc.png, scores.png, scores.npz")
+    add_out(p, "metrics.json, roc.png, scores.png, scores.npz")
     p.set_defaults(run=run)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .common import (
     add_device,
-    out_dir,
+    add_out,
     positive_int,
     prepare_out,
     real,
@@ -87,9 +87,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=seed, default=0, help="seeds the split, model and draws (0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(p)
-    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
-                   help="output folder (new, empty, or an earlier run's): metrics.json, "
-                   "auc_per_round.png, roc.png")
+    add_out(p, "metrics.json, auc_per_round.png, roc.png")
     p.set_defaults(run=run)
 
 
