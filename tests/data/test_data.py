@@ -103,6 +103,43 @@ def test_resize_is_antialiased_downsampling() -> None:
     assert x.max() < 0.3
 
 
+@pytest.mark.parametrize(("shape", "size", "channels"), [
+    ((5, 3, 427, 640), 32, None),  # a wide photo, cropped and shrunk (antialiased)
+    ((5, 3, 640, 427), 32, 1),     # a tall one, to grey as well
+    ((7, 1, 8, 8), 16, None),      # the digits, enlarged
+    ((7, 1, 25, 25), 32, 3),       # the faces, enlarged and replicated to three channels
+    ((3, 3, 33, 32), 32, 1),       # an odd crop: the anchor rounds as torchvision's does
+    ((3, 3, 32, 32), 32, 1),       # no crop, no resize: grey only
+])
+def test_crop_grey_and_resize_are_torchvisions_bit_for_bit(shape, size, channels) -> None:
+    import torchvision.transforms.v2.functional as TF  # noqa: N812
+
+    from dlgtut.data.images import _finish
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    ref = x
+    if channels == 1 and ref.shape[1] == 3:
+        ref = TF.rgb_to_grayscale(ref)
+    side = min(ref.shape[-2:])
+    ref = TF.center_crop(ref, [side, side])
+    ref = TF.resize(ref, [size, size], antialias=True).clamp(0.0, 1.0)
+    if channels == 3 and ref.shape[1] == 1:
+        ref = ref.expand(-1, 3, -1, -1)
+    assert torch.equal(_finish(x, size, channels), ref)
+
+
+def test_loading_a_dataset_does_not_import_torchvision() -> None:
+    # Its import costs about 1.4 s of CPU, paid by every process that loads data (dlgtut/data/
+    # images.py); only a torchvision dataset (CIFAR, MNIST, ...) needs it.
+    import subprocess
+    import sys
+
+    code = ("import sys; from dlgtut.data import load_dataset; load_dataset('digits', size=16); "
+            "load_dataset('photos', size=32, limit=2); print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 def test_grey_file_is_one_channel_and_channels_3_replicates(tmp_path: Path, rng) -> None:
     arr = rng.integers(0, 256, size=(32, 32), dtype=np.uint8)
     Image.fromarray(arr).save(tmp_path / "g.png")

@@ -27,7 +27,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
 
 from ...checks import (
@@ -50,6 +49,13 @@ __all__ = [
     "Inversion",
     "mi_face",
 ]
+
+def _blur(x: Tensor, sigma: float) -> Tensor:
+    """torchvision's 3 x 3 Gaussian blur, imported when first used: importing torchvision costs
+    about 1.4 s of CPU, which every importer of :mod:`dlgtut.attacks.inversion` paid before."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    return gaussian_blur(x, [3, 3], [sigma, sigma])
 
 @dataclass(frozen=True)
 class MIFaceConfig:
@@ -237,7 +243,7 @@ def mi_face(
                         break
                     x -= cfg.lr * grad
                     if cfg.denoise_every and step % cfg.denoise_every == 0:
-                        x.copy_(gaussian_blur(x, [3, 3], [cfg.denoise_sigma] * 2))
+                        x.copy_(_blur(x, cfg.denoise_sigma))
                     x.clamp_(0, 1)
                 bar.update()
             else:  # the last step's image has not been scored yet

@@ -83,6 +83,22 @@ def test_mi_face_is_reproducible_and_leaves_the_model_alone(faces):
     net.eval()
 
 
+def test_the_denoising_step_is_torchvisions_blur_and_smooths_the_images(faces):
+    from torchvision.transforms.functional import gaussian_blur
+
+    from dlgtut.attacks.gradient.inverting import total_variation
+    from dlgtut.attacks.inversion.mi_face import _blur
+
+    x = torch.rand(2, 1, 25, 25, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(_blur(x, 0.8), gaussian_blur(x, [3, 3], [0.8, 0.8]))
+    kwargs = {"steps": 10, "tv_weight": 0.0, "seed": 1, "restarts": 3}  # 2 from noise
+    plain = mi_face(faces.target, [1], faces.input_shape, **kwargs)
+    blurred = mi_face(faces.target, [1], faces.input_shape, denoise_every=1, **kwargs)
+    # Measured: the blurred inversions' total variation is 0.72 of the plain ones' (0.109 against
+    # 0.151); a blur that did nothing would leave them equal.
+    assert total_variation(blurred.images) < 0.85 * total_variation(plain.images)
+
+
 def test_patience_stops_when_nothing_improves():
     net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
     nn.init.zeros_(net[1].weight)  # a flat cost: nothing ever improves after the first step
