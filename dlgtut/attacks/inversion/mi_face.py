@@ -50,12 +50,14 @@ __all__ = [
     "mi_face",
 ]
 
+
 def _blur(x: Tensor, sigma: float) -> Tensor:
     """torchvision's 3 x 3 Gaussian blur, imported when first used: importing torchvision costs
     about 1.4 s of CPU, which every importer of :mod:`dlgtut.attacks.inversion` paid before."""
     from torchvision.transforms.functional import gaussian_blur
 
     return gaussian_blur(x, [3, 3], [sigma, sigma])
+
 
 @dataclass(frozen=True)
 class MIFaceConfig:
