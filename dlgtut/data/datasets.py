@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.client
+import importlib.util
 import logging
 import os
 import socket
@@ -135,10 +136,19 @@ def _take(n: int, limit: int | None) -> int:
 def _photo_arrays() -> tuple[tuple[str, np.ndarray], ...]:
     """The photographs as read-only centre-cropped uint8 squares, read once per process."""
     import skimage.data
-    from sklearn.datasets import load_sample_images
+    from PIL import Image
 
     photos = [(name, getattr(skimage.data, name)()) for name in _SKIMAGE_PHOTOS]
-    photos += list(zip(_SKLEARN_PHOTOS, load_sample_images().images, strict=True))
+    paths = [_sklearn_file("images", f"{name}.jpg") for name in _SKLEARN_PHOTOS]
+    if all(paths):
+        for name, path in zip(_SKLEARN_PHOTOS, paths, strict=True):
+            with Image.open(path) as image:  # as load_sample_images reads them
+                photos.append((name, np.asarray(image)))
+    else:
+        from sklearn.datasets import load_sample_images
+
+        images = load_sample_images().images  # sorted by file name: china, flower
+        photos += list(zip(_SKLEARN_PHOTOS, images, strict=True))
     squares = []
     for name, arr in photos:
         h, w = arr.shape[:2]
@@ -204,14 +214,42 @@ def _load_faces(size: int, channels: int | None, limit: int | None) -> ImageSet:
     return ImageSet(images, labels, ("non-face", "face"), "faces", source)
 
 
-def _load_digits(size: int, channels: int | None, limit: int | None) -> ImageSet:
-    from sklearn.datasets import load_digits
+def _sklearn_file(*parts: str) -> Path | None:
+    """A data file scikit-learn ships (``sklearn/datasets/<parts>``), found without importing it.
 
-    digits = load_digits()
-    n = _take(len(digits.images), limit)
-    pixels = torch.tensor(digits.images[:n] / 16.0, dtype=torch.float32)[:, None]
+    Importing scikit-learn costs about 1 s of CPU (it imports SciPy's statistics and pandas), paid
+    by every kernel, command and Ray worker that loads the digits or the photos, while the
+    files themselves take milliseconds to read. None when the file is not where scikit-learn
+    keeps it today: the caller then uses scikit-learn's own loader.
+    """
+    spec = importlib.util.find_spec("sklearn")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations)), "datasets", *parts)
+    return path if path.is_file() else None
+
+
+def _digit_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1797 digits: ``1797 x 64`` pixels in 0..16 (float64) and their classes.
+
+    The same arrays as ``load_digits()`` (``data`` and ``target``), read as it reads them.
+    """
+    path = _sklearn_file("data", "digits.csv.gz")
+    if path is None:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        return digits.data, digits.target
+    table = np.loadtxt(path, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(int, copy=False)
+
+
+def _load_digits(size: int, channels: int | None, limit: int | None) -> ImageSet:
+    flat, target = _digit_arrays()
+    n = _take(len(flat), limit)
+    pixels = torch.tensor(flat[:n].reshape(n, 8, 8) / 16.0, dtype=torch.float32)[:, None]
     images = _finish(pixels, size, channels)
-    labels = torch.as_tensor(digits.target[:n], dtype=torch.int64)
+    labels = torch.as_tensor(target[:n], dtype=torch.int64)
     source = f"{n} handwritten 8x8 digits shipped with scikit-learn (load_digits)"
     return ImageSet(images, labels, tuple(str(d) for d in range(10)), "digits", source)
 

@@ -128,16 +128,43 @@ def test_crop_grey_and_resize_are_torchvisions_bit_for_bit(shape, size, channels
     assert torch.equal(_finish(x, size, channels), ref)
 
 
-def test_loading_a_dataset_does_not_import_torchvision() -> None:
-    # Its import costs about 1.4 s of CPU, paid by every process that loads data (dlgtut/data/
-    # images.py); only a torchvision dataset (CIFAR, MNIST, ...) needs it.
+def test_loading_a_dataset_imports_neither_torchvision_nor_scikit_learn() -> None:
+    # Their imports cost about 1.4 s and 1 s of CPU, paid by every process that loads data
+    # (dlgtut/data/images.py and datasets.py); only a torchvision dataset (CIFAR, MNIST, ...)
+    # needs torchvision, and scikit-learn's digits and photos are files it ships.
     import subprocess
     import sys
 
     code = ("import sys; from dlgtut.data import load_dataset; load_dataset('digits', size=16); "
-            "load_dataset('photos', size=32, limit=2); print('torchvision' in sys.modules)")
+            "load_dataset('photos', size=32, limit=2); load_dataset('patches', size=8); "
+            "print('torchvision' in sys.modules, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False", out.stderr
+    assert out.stdout.strip() == "False False", out.stderr
+
+
+def test_digits_and_photos_are_scikit_learns_own_arrays(monkeypatch) -> None:
+    """Read from scikit-learn's files, they equal its loaders' arrays exactly; without the
+    files (another scikit-learn layout) the loaders themselves are used."""
+    from sklearn.datasets import load_digits, load_sample_images
+
+    from dlgtut.data import datasets
+
+    digits = load_digits()
+    flat, target = datasets._digit_arrays()
+    assert np.array_equal(flat, digits.data) and flat.dtype == digits.data.dtype
+    assert np.array_equal(target, digits.target)
+    photos = dict(datasets._photo_arrays.__wrapped__())
+    for name, arr in zip(datasets._SKLEARN_PHOTOS, load_sample_images().images, strict=True):
+        side = min(arr.shape[:2])
+        top, left = round((arr.shape[0] - side) / 2), round((arr.shape[1] - side) / 2)
+        assert np.array_equal(photos[name], arr[top : top + side, left : left + side]), name
+
+    monkeypatch.setattr(datasets, "_sklearn_file", lambda *parts: None)
+    flat2, target2 = datasets._digit_arrays()
+    assert np.array_equal(flat2, flat) and np.array_equal(target2, target)
+    fallback = datasets._photo_arrays.__wrapped__()
+    assert [n for n, _ in fallback] == list(photos)
+    assert all(np.array_equal(a, photos[n]) for n, a in fallback)
 
 
 def test_grey_file_is_one_channel_and_channels_3_replicates(tmp_path: Path, rng) -> None:
