@@ -26,7 +26,14 @@ from torch import Tensor
 
 from ..checks import flag
 from ..errors import DataError, WrongTypeError
-from .images import _check_channels, _check_size, _finish, load_image, to_image_tensor
+from .images import (
+    _centre_square,
+    _check_channels,
+    _check_size,
+    _finish,
+    load_image,
+    to_image_tensor,
+)
 from .imageset import ImageSet
 
 __all__ = ["DATASETS", "OFFLINE_FALLBACK", "load_dataset", "data_root"]
@@ -151,9 +158,7 @@ def _photo_arrays() -> tuple[tuple[str, np.ndarray], ...]:
         photos += list(zip(_SKLEARN_PHOTOS, images, strict=True))
     squares = []
     for name, arr in photos:
-        h, w = arr.shape[:2]
-        side = min(h, w)
-        top, left = round((h - side) / 2), round((w - side) / 2)  # as torchvision's center_crop
+        side, top, left = _centre_square(*arr.shape[:2])
         square = np.ascontiguousarray(arr[top : top + side, left : left + side])
         square.flags.writeable = False
         squares.append((name, square))

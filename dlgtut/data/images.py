@@ -33,6 +33,13 @@ def _check_channels(channels: int | None) -> None:
         raise DataError(f"channels must be None (native), 1 or 3, got {channels!r}")
 
 
+def _centre_square(h: int, w: int) -> tuple[int, int, int]:
+    """``(side, top, left)`` of the centred square of an ``h x w`` image, anchored as
+    torchvision's ``center_crop`` anchors it (half the margin, rounded half to even)."""
+    side = min(h, w)
+    return side, round((h - side) / 2), round((w - side) / 2)
+
+
 def _finish(x: Tensor, size: int, channels: int | None) -> Tensor:
     """Channels, centre square crop and resize of an ``N x C x H x W`` float batch in [0, 1].
 
@@ -48,8 +55,7 @@ def _finish(x: Tensor, size: int, channels: int | None) -> Tensor:
         r, g, b = x.unbind(dim=1)
         x = r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114).unsqueeze(1)
     if h != w:
-        side = min(h, w)
-        top, left = int(round((h - side) / 2.0)), int(round((w - side) / 2.0))
+        side, top, left = _centre_square(h, w)
         x = x[..., top:top + side, left:left + side]
     if x.shape[-1] != size:
         x = torch.nn.functional.interpolate(x, size=[size, size], mode="bilinear",
