@@ -179,6 +179,18 @@ def test_batchnorm_statistics_of_the_public_model_are_untouched():
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_a_model_without_buffers_is_left_exactly_as_it_was():
+    # Such a model is used without a copy (nothing in a forward pass can change it): its
+    # weights, their .grad and its mode must be what they were.
+    net = LeNet(in_channels=1, num_classes=10, image_size=8, seed=0).train()
+    before = [p.detach().clone() for p in net.parameters()]
+    batch = PrivateBatch(torch.rand(3, 1, 8, 8), torch.tensor([1, 2, 3]))
+    update = Participant(net).fedsgd(batch)
+    assert all(torch.equal(b, p) for b, p in zip(before, net.parameters(), strict=True))
+    assert all(p.grad is None for p in net.parameters()) and net.training
+    assert update.model is not net  # the update carries a snapshot, not the live model
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"local_steps": 2.5, "lr": 0.1}, "local_steps"),
     ({"local_steps": 1, "lr": float("nan")}, "lr must be a positive finite"),
