@@ -213,7 +213,8 @@ def test_the_closed_form_start_makes_the_attack_a_check(photos):
 
 
 def test_where_no_closed_form_applies_the_start_is_grey_and_says_why(digits):
-    batch = _leak(digits.images[:2], [0, 1], classes=10)
+    # The start is chosen, and said, before the first step: two steps show it.
+    batch = _leak(digits.images[:2], [0, 1], classes=10, iterations=2)
     assert "started from grey (no closed form for a batch of 2)" in batch.message
     relu = LeNet(1, 10, 32, "relu", seed=0)
     update = Participant(relu).fedsgd(PrivateBatch(digits.images[:1], digits.labels[:1]))
