@@ -224,17 +224,14 @@ def require_update(update, who: str, *, needs_model: bool = True) -> SharedUpdat
     return update
 
 
-def _has_buffers(model: nn.Module) -> bool:
-    return next(model.buffers(), None) is not None
-
-
 class Participant:
     """An honest participant: computes the update it would share on its private batch.
 
     The loss is :func:`soft_cross_entropy` on one-hot labels, averaged over the batch (the
-    original DLG setting). The public model is never modified: updates are computed on a
-    copy, so even a model with BatchNorm in training mode keeps its running statistics. The
-    batch is moved to the model's device and dtype (a float64 model gets a float64 batch).
+    original DLG setting). The public model is never modified: a FedAvg update, and a FedSGD
+    update of a model with buffers, are computed on a copy, so even a model with BatchNorm in
+    training mode keeps its running statistics. The batch is moved to the model's device and
+    dtype (a float64 model gets a float64 batch).
 
     Args:
         model: the public model of this round.
@@ -291,7 +288,8 @@ class Participant:
         # statistics in training mode), and autograd.grad leaves every .grad as it was: a
         # model without buffers is used as it is, which saves a copy (a fifth of this call
         # on LeNet); one with buffers is copied first.
-        local = copy.deepcopy(self.model) if _has_buffers(self.model) else self.model
+        has_buffers = next(self.model.buffers(), None) is not None
+        local = copy.deepcopy(self.model) if has_buffers else self.model
         params = [p for p in local.parameters()]
         loss, k = self._loss(local, images, labels)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
