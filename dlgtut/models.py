@@ -18,7 +18,7 @@ from .checks import seed as check_seed
 from .device import resolve_device
 from .errors import ConfigError
 
-__all__ = ["LeNet", "ResNet", "paper_init_", "build_model", "MODEL_NAMES"]
+__all__ = ["LeNet", "ResNet", "paper_init_", "build_model", "MODEL_NAMES", "layer_chain"]
 
 Activation = Literal["sigmoid", "relu", "tanh"]
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
@@ -130,6 +130,25 @@ class LeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(x)
         return self.fc(out.reshape(out.size(0), -1))
+
+
+def layer_chain(model: nn.Module) -> list[nn.Module]:
+    """The model as the layers its forward pass applies one after another.
+
+    ``nn.Sequential`` (nested too) is the list of its children and :class:`LeNet` is its body,
+    a flatten and its classifier; any other module is one opaque layer. Composing the list gives
+    the model's forward pass, so every boundary between two entries is an activation through
+    which everything the input does to the output passes.
+
+    Example:
+        >>> [type(m).__name__ for m in layer_chain(LeNet(1, 10, 8, seed=0))][-3:]
+        ['Sigmoid', 'Flatten', 'Linear']
+    """
+    if isinstance(model, LeNet):
+        return [*layer_chain(model.body), nn.Flatten(), *layer_chain(model.fc)]
+    if isinstance(model, nn.Sequential):
+        return [layer for child in model for layer in layer_chain(child)]
+    return [model]
 
 
 class _Block(nn.Module):

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from ...errors import AttackError
 from ...fl import SharedUpdate, require_update
-from ...models import LeNet
+from ...models import LeNet, layer_chain
 from ..result import Reconstruction
 
 __all__ = ["rgap", "rgap_supported", "rgap_images"]
@@ -52,15 +52,9 @@ _EDGE = 1e-12  # activations are kept this far from a sigmoid's or tanh's asympt
 
 def _chain(model: nn.Module) -> list[nn.Module] | None:
     """The model as a flat list of layers, if it is a plain chain R-GAP can invert."""
-    if isinstance(model, LeNet):
-        layers = [*model.body, nn.Flatten(), *model.fc]
-    elif isinstance(model, nn.Sequential):
-        layers = []
-        for m in model.modules():
-            if not isinstance(m, nn.Sequential):
-                layers.append(m)
-    else:
+    if not isinstance(model, (LeNet, nn.Sequential)):
         return None
+    layers = layer_chain(model)
     for m in layers:
         if isinstance(m, nn.Conv2d):
             if m.groups != 1 or m.dilation != (1, 1) or m.padding_mode != "zeros" or isinstance(

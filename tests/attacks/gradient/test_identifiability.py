@@ -19,17 +19,65 @@ def _update(n, c, size, classes):
 @pytest.mark.parametrize(
     "n,c,size,classes,unknowns,constraints",
     [
-        # conv layers 912 + 3612 + 3612; classifier at most N (K + F) of its K x F entries
-        (1, 3, 32, 100, 3072, 8136 + 868),
-        (4, 3, 32, 100, 12288, 8136 + 4 * 868),
-        (4, 1, 32, 10, 4096, 7536 + 4 * 778),
-        (4, 3, 16, 100, 3072, 8136 + 4 * (100 + 192)),
+        # Parameters per layer: conv1 C*300 + 12, conv2 and conv3 3612 each, the classifier
+        # (768 + 1) * K at 32 x 32. The narrowest of: every layer in full with the classifier at
+        # N * 768 (its features); or, at a boundary, the layers below in full plus N times the
+        # activation there. One photo: conv1 (912) + its 12 x 16 x 16 output.
+        (1, 3, 32, 100, 3072, 912 + 3072),
+        # Two photos: conv1 + conv2 (912 + 3612) + conv2's 12 x 8 x 8 output, per photo.
+        (2, 3, 32, 100, 6144, 912 + 3612 + 2 * 768),
+        (4, 3, 32, 100, 12288, 912 + 3612 + 4 * 768),
+        (8, 3, 32, 100, 24576, 912 + 3612 + 8 * 768),
+        # Grey digits: conv1 has 312 parameters; eight are still inside the bound.
+        (8, 1, 32, 10, 8192, 312 + 3612 + 8 * 768),
+        # 16 x 16: conv1's output is 12 x 8 x 8 = 768 per image.
+        (4, 3, 16, 100, 3072, 912 + 4 * 768),
+        # One grey 8 x 8 digit: conv1 and its 12 x 4 x 4 output, far above the 64 unknowns.
+        (1, 1, 8, 10, 64, 312 + 192),
     ],
 )
 def test_counts(n, c, size, classes, unknowns, constraints):
     count = identifiability(_update(n, c, size, classes))
     assert (count.unknowns, count.constraints) == (unknowns, constraints)
     assert count.possible == (constraints >= unknowns)
+
+
+def test_a_narrow_layer_anywhere_in_a_chain_bounds_the_count():
+    # Average pooling first: everything the gradient says about an 8 x 8 digit passes through
+    # its 4 x 4 means, 16 numbers, against 64 unknowns.
+    net = nn.Sequential(nn.AvgPool2d(2), LeNet(1, 10, 4, seed=0))
+    net.train()
+    update = Participant(net).fedsgd(PrivateBatch(torch.rand(1, 1, 8, 8), torch.tensor([3])))
+    count = identifiability(update)
+    assert (count.unknowns, count.constraints) == (64, 16) and not count.possible
+    assert net.training  # the forward pass that measured the layers left the mode alone
+
+
+def test_a_model_counting_cannot_look_into_counts_its_parameters():
+    # Not a chain: no boundary is known, so every parameter counts, the classifier at N * F
+    # (its gradient is a function of the N feature vectors, 768 each): 8,136 + 2 * 768.
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = LeNet(3, 100, 32, seed=0)
+
+        def forward(self, x):
+            return self.net(x)
+
+    batch = PrivateBatch(torch.rand(2, 3, 32, 32), torch.tensor([1, 2]))
+    count = identifiability(Participant(Wrapped()).fedsgd(batch))
+    assert (count.unknowns, count.constraints) == (6144, 8136 + 2 * 768) and count.possible
+
+
+def test_a_weight_change_after_several_steps_counts_every_entry():
+    # After several local steps the classifier's change is a sum of several steps' gradients,
+    # and the layers above a boundary have seen other activations at each step: neither bound
+    # holds, and every entry counts.
+    net = LeNet(1, 10, 8, seed=0)
+    batch = PrivateBatch(torch.rand(2, 1, 8, 8), torch.tensor([1, 2]))
+    update = Participant(net).fedavg(batch, local_steps=3, lr=0.1)
+    total = sum(p.numel() for p in net.parameters())
+    assert identifiability(update).constraints == total
 
 
 def test_the_attack_warns_when_the_batch_cannot_be_determined():
@@ -55,13 +103,22 @@ def test_a_blind_gradient_is_never_called_converged():
 
 
 def test_starts_that_match_the_gradient_but_disagree_mean_unidentified():
-    # Average pooling before the network: every image with the same 2 x 2 block means has the
-    # same gradient. Counting cannot see it (64 unknowns, thousands of constraints); a second
-    # start that also matches the gradient with other pixels does.
+    # Average pooling before the network, inside a module counting cannot look into: every
+    # image with the same 2 x 2 block means has the same gradient. Counting sees only the
+    # parameters (64 unknowns, thousands of constraints); a second start that also matches the
+    # gradient with other pixels sees it.
     from dlgtut.data import load_dataset
 
+    class Pooled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = LeNet(1, 10, 4, seed=0)
+
+        def forward(self, x):
+            return self.net(nn.functional.avg_pool2d(x, 2))
+
     digits = load_dataset("digits", size=8)
-    net = nn.Sequential(nn.AvgPool2d(2), LeNet(1, 10, 4, seed=0))
+    net = Pooled()
     update = Participant(net).fedsgd(PrivateBatch(digits.images[:1], digits.labels[:1]))
     assert identifiability(update).possible
     rec = dlg(update, verify_starts=1, progress=False)
