@@ -359,6 +359,9 @@ def warn_if_failed(rec) -> bool:
     if rec.status == "unidentified":
         warn(f"the batch is not identified: {rec.message}")
         return True
+    if not getattr(rec, "identifiable", True):  # stopped early, but no budget would help
+        warn(f"the attack stopped ({rec.status}) and the batch is not identified: {rec.message}")
+        return True
     if rec.status in ("diverged", "stalled"):
         warn(f"the attack {rec.status}: {rec.message}")
         return True

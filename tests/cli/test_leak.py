@@ -63,6 +63,20 @@ def test_leak_on_a_dataset_batch_keeps_the_input_order(tmp_path):
     assert (errors < 1e-3).all()  # reconstruction i is input i
 
 
+def test_a_batch_the_gradient_cannot_determine_is_said_to_be_so_even_when_stopped_early(
+        tmp_path, capsys):
+    # Two 32 x 32 photos: 6,144 unknowns against at most 6,060 constraints. A run stopped by
+    # its step budget used to print only "max_iterations", as if more steps would recover it.
+    out = tmp_path / "two"
+    code = main(["leak", "--dataset", "photos", "--index", "3", "--batch-size", "2",
+                 "--iterations", "2", "--out", str(out), "--quiet"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "max_iterations" in err and "the batch is not identified" in err, err
+    assert "6,144 unknowns against at most 6,060 constraints" in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
