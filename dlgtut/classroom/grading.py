@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..processes import descendants
 
 __all__ = [
     "Autograder",
@@ -164,15 +165,6 @@ def find_submissions(folder: str | Path, *, exclude: Sequence[Path] = ()) -> lis
 # --------------------------------------------------------------------------------------------
 
 
-def _descendants(pid: int) -> list:
-    try:
-        import psutil
-
-        return psutil.Process(pid).children(recursive=True)
-    except Exception:  # psutil missing, or the process gone: nothing to add
-        return []
-
-
 def _kill(processes) -> None:
     try:
         import psutil
@@ -199,7 +191,7 @@ class _Run:
     def watch(self) -> None:
         if self.proc.returncode is not None:  # reaped: its pid may already be another's
             return
-        for p in _descendants(self.proc.pid):
+        for p in descendants(self.proc.pid):
             self.seen.setdefault(p.pid, p)
 
     def stop(self) -> None:

@@ -39,6 +39,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import Strategy
 
 from ..errors import ConfigError
+from ..processes import descendants
 from .client import make_client_app
 from .records import load_arrays, state_to_arrays
 from .strategy import Attack, Captured, CuriousFedAvg, Failure, RoundLog
@@ -145,16 +146,6 @@ def make_server_app(
     return app
 
 
-def _descendants() -> list:
-    """This process's children, grandchildren, ... (Ray's GCS, raylet and workers)."""
-    import psutil
-
-    try:
-        return psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return []
-
-
 class _ProcessWatch:
     """Notes every process this one starts while it runs, directly or not.
 
@@ -165,7 +156,7 @@ class _ProcessWatch:
 
     def __init__(self, interval: float = 0.5) -> None:
         self.seen: dict[int, Any] = {}
-        self.before = {p.pid for p in _descendants()}
+        self.before = {p.pid for p in descendants()}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, args=(interval,), daemon=True)
         self._thread.start()
@@ -176,7 +167,7 @@ class _ProcessWatch:
             self._stop.wait(interval)
 
     def look(self) -> None:
-        for p in _descendants():
+        for p in descendants():
             if p.pid not in self.before:
                 self.seen.setdefault(p.pid, p)
 
