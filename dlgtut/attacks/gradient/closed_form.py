@@ -31,8 +31,6 @@ import math
 import time
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -89,8 +87,10 @@ def _invert_activation(m: nn.Module, h: Tensor, dh: Tensor) -> tuple[Tensor, Ten
     return h, dh  # Identity
 
 
-def _conv_matrix(conv: nn.Conv2d, in_shape: tuple[int, int, int]) -> sp.csr_matrix:
-    """The bias-free convolution as a sparse matrix on the flattened input."""
+def _conv_matrix(conv: nn.Conv2d, in_shape: tuple[int, int, int]):
+    """The bias-free convolution as a sparse matrix on the flattened input (scipy CSR)."""
+    import scipy.sparse as sp  # imported when needed: 0.2 s that every attack's import paid
+
     c, h, w = in_shape
     index = torch.arange(1, c * h * w + 1, dtype=torch.float64).reshape(1, c, h, w)
     cols = F.unfold(index, conv.kernel_size, padding=conv.padding, stride=conv.stride)[0]
@@ -170,6 +170,8 @@ def _stacked_conv_input(conv: nn.Conv2d, in_shape, z: Tensor, block: Tensor, g: 
     layer: 300 equations per 1024-pixel channel); the forward equations fix the rest, and the
     weight gradient fixes the directions a stride-2 convolution barely sees.
     """
+    import scipy.sparse.linalg as spl
+
     c, h, w = in_shape
     forward = _conv_matrix(conv, in_shape)
     blk = block.numpy()

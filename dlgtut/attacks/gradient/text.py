@@ -49,7 +49,6 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -228,6 +227,8 @@ def sentence_assignment(pred: Tensor, truth: TextBatch | Tensor) -> Tensor:
         raise DataError(
             f"need N x T token ids of one shape, got {tuple(pred.shape)} and {tuple(true.shape)}"
         )
+    from scipy.optimize import linear_sum_assignment  # imported when needed, as in metrics
+
     agree = (pred[:, None, :].cpu() == true[None, :, :].cpu()).sum(-1).numpy()  # pred x true
     rows, cols = linear_sum_assignment(-agree)
     perm = np.empty(len(rows), dtype=np.int64)
