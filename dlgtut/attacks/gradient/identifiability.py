@@ -125,9 +125,8 @@ def identifiability(update: SharedUpdate) -> Identifiability:
     c, h, w = update.input_shape
     one_step = update.kind == "gradient" or update.local_steps == 1
     counts = _tensor_counts(update.tensors, n, update.num_classes, one_step)
-    total = sum(counts)
-    if one_step and update.model is not None:
-        total = min(total, _narrowest_boundary(update, counts))
+    use_model = one_step and update.model is not None
+    total = _narrowest_boundary(update, counts) if use_model else sum(counts)
     return Identifiability(unknowns=n * c * h * w, constraints=total)
 
 
