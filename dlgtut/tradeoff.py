@@ -336,7 +336,8 @@ def plot_tradeoff(points: Sequence[TradeoffPoint], *, baseline: TradeoffPoint | 
     if baseline is not None:
         instance(baseline, TradeoffPoint, "baseline")
     axes(ax)
-    if ax is None:
+    own = ax is None
+    if own:
         fig, ax = plt.subplots(figsize=(5.5, 3.4))
     else:
         fig = ax.figure
@@ -354,5 +355,6 @@ def plot_tradeoff(points: Sequence[TradeoffPoint], *, baseline: TradeoffPoint | 
     if baseline is not None:
         acc_ax.axhline(baseline.accuracy, color="tab:blue", lw=1, alpha=0.5)
     ax.set_title(title or points[0].defense)
-    fig.tight_layout()
+    if own:  # a caller's figure is laid out by the caller, once (it may hold many panels)
+        fig.tight_layout()
     return fig
