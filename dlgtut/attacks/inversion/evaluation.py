@@ -296,6 +296,9 @@ class InversionCase:
         means: real mean image of every class, from ``eval_split``.
         blank: the grey level of a blank image in this domain, MI-Face's start: black for
             digits (white strokes on black), mid-grey for photographs.
+        seed: the seed of the split and of the target (the evaluator's is ``seed + 1``).
+        epochs: training epochs of both models.
+        weight_decay: the target's L2 penalty.
     """
 
     data: ImageSet
@@ -307,6 +310,29 @@ class InversionCase:
     evaluator_accuracy: float
     means: Tensor
     blank: float = 0.5
+    seed: int = 0
+    epochs: int = 60
+    weight_decay: float = 0.01
+
+    def with_target(self, *, weight_decay: float) -> InversionCase:
+        """This case with its target trained again under another L2 penalty.
+
+        The data, the halves, the evaluator and the class means are this case's, so that both
+        targets are judged by the same classifier; the new target is trained as
+        :func:`inversion_case` trains one (same seed, epochs and device), which spares
+        training the evaluator a second time. ``case.with_target(weight_decay=0.0)`` equals
+        ``inversion_case(..., weight_decay=0.0)`` for the same dataset and seed.
+
+        Raises:
+            ConfigError: a negative or non-finite weight decay.
+        """
+        number(weight_decay, "weight_decay", low=0)
+        device = next(self.target.parameters()).device
+        target = _train_target(self.data, self.target_split, self.seed, self.epochs,
+                               weight_decay, device)
+        xb, yb = self.data.images[self.eval_split], self.data.labels[self.eval_split]
+        return dataclasses.replace(self, target=target, target_accuracy=accuracy(target, xb, yb),
+                                   weight_decay=weight_decay)
 
     @property
     def num_classes(self) -> int:
@@ -402,9 +428,7 @@ def inversion_case(
     target_split, eval_split = order[: len(data) // 2], order[len(data) // 2 :]
     x, y = data.images, data.labels
     xa, ya, xb, yb = x[target_split], y[target_split], x[eval_split], y[eval_split]
-    c, h, w = data.images.shape[1:]
-    target = MLP(c * h * w, k, hidden=(128,), seed=seed).to(device)
-    train_classifier(target, xa, ya, epochs=epochs, lr=1e-3, weight_decay=weight_decay, seed=seed)
+    target = _train_target(data, target_split, seed, epochs, weight_decay, device)
     evaluator = train_evaluator(xb, yb, k, seed=seed + 1, epochs=epochs, device=device)
     return InversionCase(
         data=data,
@@ -416,7 +440,20 @@ def inversion_case(
         evaluator_accuracy=accuracy(evaluator, xa, ya),
         means=class_means(xb, yb, k),
         blank=0.0 if data.name == "digits" else 0.5,
+        seed=seed,
+        epochs=epochs,
+        weight_decay=weight_decay,
     )
+
+
+def _train_target(data: ImageSet, split: Tensor, seed: int, epochs: int, weight_decay: float,
+                  device: torch.device) -> nn.Module:
+    """The target MLP (128 ReLU units, Adam, L2 penalty ``weight_decay``) trained on ``split``."""
+    c, h, w = data.images.shape[1:]
+    target = MLP(c * h * w, len(data.classes), hidden=(128,), seed=seed).to(device)
+    train_classifier(target, data.images[split], data.labels[split], epochs=epochs, lr=1e-3,
+                     weight_decay=weight_decay, seed=seed)
+    return target
 
 
 def plot_inversions(

@@ -267,3 +267,24 @@ def test_the_case_trains_both_models_on_the_device(device, digits):
     for model in (case.target, case.evaluator):
         assert next(model.parameters()).device.type == device.type
     assert case.means.device.type == "cpu" and 0 <= case.target_accuracy <= 1
+
+
+def test_another_target_for_the_same_case_is_the_one_a_new_case_trains(device, digits, refused):
+    # The assignment compares targets trained with and without weight decay under one judge:
+    # with_target retrains only the target, and gives the very target a whole new case trains.
+    data = ImageSet(digits.data.images[:300], digits.data.labels[:300], digits.data.classes,
+                    "digits", "test")
+    case = inversion_case(data, seed=3, epochs=4, device=device)
+    plain = case.with_target(weight_decay=0.0)
+    fresh = inversion_case(data, seed=3, epochs=4, weight_decay=0.0, device=device)
+    assert plain.evaluator is case.evaluator and plain.weight_decay == 0.0
+    assert torch.equal(plain.target_split, fresh.target_split)
+    for a, b in zip(plain.target.state_dict().values(), fresh.target.state_dict().values(),
+                    strict=True):
+        assert a.device.type == device.type and torch.equal(a, b)
+    assert plain.target_accuracy == fresh.target_accuracy
+    # The penalty changed the weights: a target trained again, not the same one returned.
+    before = torch.cat([p.flatten() for p in case.target.parameters()])
+    assert not torch.equal(before, torch.cat([p.flatten() for p in plain.target.parameters()]))
+    assert case.weight_decay == 0.01  # the case itself is left as it was
+    refused(ConfigError, "weight_decay", case.with_target, weight_decay=-1.0)
