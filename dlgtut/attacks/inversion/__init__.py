@@ -9,21 +9,18 @@ Two threat models, one question (what does the victim's class look like?):
   more (:mod:`.gan`, :mod:`.gan_federation`).
 
 Neither sees one training record. The results are judged by an independent evaluation
-classifier and by the real class means (:mod:`.evaluation`), never by the attacked model.
+classifier and by the real class means (:mod:`.evaluation`), never by the attacked model; the
+target and the evaluator of a case are trained on two halves of real data (:mod:`.case`).
 """
 
+from .case import INVERSION_DATASETS, InversionCase, inversion_case, inversion_data, top_classes
 from .evaluation import (
-    INVERSION_DATASETS,
-    InversionCase,
     InversionScores,
     class_means,
     correlation,
-    inversion_case,
-    inversion_data,
     plot_inversions,
     recognised_fraction,
     score_inversion,
-    top_classes,
     train_evaluator,
 )
 from .gan import GAN_DATASETS, MODES, GANAdversary, GANAttackConfig, Generator
