@@ -324,7 +324,7 @@ def sweep(name: str, values: Sequence | None = None, setting: Setting | None = N
 def plot_tradeoff(points: Sequence[TradeoffPoint], *, baseline: TradeoffPoint | None = None,
                   ax=None, title: str | None = None):
     """One defence's trade-off: attack PSNR (left) and test accuracy (right) against strength."""
-    import matplotlib.pyplot as plt
+    from .viz.panel import panel
 
     if isinstance(points, TradeoffPoint) or not isinstance(points, Sequence):
         raise WrongTypeError(f"points must be a list of TradeoffPoints, got "
@@ -336,11 +336,7 @@ def plot_tradeoff(points: Sequence[TradeoffPoint], *, baseline: TradeoffPoint | 
     if baseline is not None:
         instance(baseline, TradeoffPoint, "baseline")
     axes(ax)
-    own = ax is None
-    if own:
-        fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    else:
-        fig = ax.figure
+    fig, ax, own = panel(ax, (5.5, 3.4))
     labels = [("-" if p.value is None else f"{p.value:g}") for p in points]
     x = range(len(points))
     ax.plot(x, [p.psnr for p in points], "o-", color="tab:red", label="attack PSNR")

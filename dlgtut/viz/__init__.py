@@ -5,6 +5,7 @@
   distance curve.
 * :mod:`.animation`: the attack as an animated GIF (Pillow).
 * :mod:`.text`: sentences beside the truth, wrong words in red; the distance per step.
+* :mod:`.panel`: the figure a one-panel plot draws on, the caller's or its own.
 * :mod:`.breach`: a malicious server's closed-form read-out: truth beside what came back, and
   the PSNR of every image against how the images fell into the block's rows.
 

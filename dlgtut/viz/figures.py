@@ -32,6 +32,7 @@ from ..errors import ConfigError, DataError
 from ..fl import as_labels
 from ..metrics import Scores, match
 from .grid import _check_batch, _check_history, _to_display, image_grid
+from .panel import panel
 
 __all__ = [
     "image_grid",
@@ -334,13 +335,7 @@ def plot_distance(
     if values.size == 0:
         raise DataError("no distances to plot")
     axes(ax)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8.0, 3.6))
-        own = True
-    else:
-        fig, own = ax.figure, False
-        while not isinstance(fig, Figure):  # a SubFigure: go up to the Figure
-            fig = fig.figure
+    fig, ax, own = panel(ax, (8.0, 3.6))
     ax.plot(np.arange(1, values.size + 1), values, label=label, linewidth=1.5)
     ax.set_yscale("log")
     ax.set_xlabel("iteration")

@@ -22,6 +22,7 @@ from torch import Tensor
 from ..checks import array, axes, instance, integer
 from ..errors import DataError
 from ..text import Vocabulary, as_token_ids
+from .panel import panel
 
 __all__ = ["plot_sentences", "plot_distances"]
 
@@ -124,15 +125,13 @@ def plot_distances(distances: Sequence[float], *, ax=None) -> Figure:
     if not len(values):
         raise DataError("no distances to plot")
     axes(ax)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3))
-    else:
-        fig = ax.figure
+    fig, ax, own = panel(ax, (5, 3))
     values = [max(float(d), 1e-20) for d in values]  # an exact match plots at the floor
     ax.semilogy(range(1, len(values) + 1), values, marker=".")
     ax.set_xlabel("L-BFGS step")
     ax.set_ylabel("gradient distance")
     ax.set_title("text DLG: matching the shared gradient")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig

@@ -316,6 +316,22 @@ def test_text_figures_refuse_ids_outside_the_vocabulary(refused):
     refused(WrongTypeError, "ax must be a matplotlib Axes", plot_distances, [1.0], ax=3)
 
 
+@pytest.mark.parametrize("plot", [plot_distance, plot_distances])
+def test_a_curve_drawn_into_a_callers_panel_leaves_the_layout_to_the_caller(plot):
+    # Laying out the caller's whole figure for one panel redoes it once per panel; on a figure
+    # of its own the curve still lays itself out. A panel of a SubFigure returns the Figure.
+    fig, axes = plt.subplots(1, 2)
+    before = vars(fig.subplotpars).copy()
+    for ax in axes:
+        assert plot([1.0, 0.1, 0.01], ax=ax) is fig
+    assert vars(fig.subplotpars) == before
+    sub = plt.figure().subfigures(1, 2)[1]
+    assert plot([1.0, 0.1], ax=sub.subplots()) is sub.figure
+    own = plot([1.0, 0.1])
+    assert vars(own.subplotpars) != vars(plt.figure().subplotpars)
+    plt.close("all")
+
+
 @pytest.mark.parametrize("n,c,nrow,padding,pad_value", [
     (4, 3, None, 2, 1.0), (10, 1, 5, 1, 1.0), (7, 3, 3, 0, 0.5), (1, 3, None, 2, 1.0),
     (3, 1, 8, 2, 0.0),
