@@ -49,23 +49,24 @@ def test_ig_recovers_a_photo_from_a_relu_network_where_dlg_fails(chelsea):
 
 def test_ig_beats_dlg_on_a_trained_relu_network():
     # Geiping et al.: trained networks are where DLG fails and IG still recovers the image.
-    # A ReLU LeNet trained for 5 epochs on 1200 real digits (84 % on the rest), attacked on
-    # two held-out digits it classifies.
+    # A ReLU LeNet trained for 5 epochs on 1200 real digits (84 % on the rest), attacked on a
+    # held-out digit it classifies. The Beyond DLG chapter attacks digit 1300 with this very
+    # network and IG budget, in its reduced run too (tests/test_book.py); this is another one.
     from dlgtut.training import train_classifier
 
     digits = load_dataset("digits", size=16)
     net = LeNet(1, 10, 16, "relu", seed=0, init="default")
     train_classifier(net, digits.images[:1200], digits.labels[:1200], epochs=5, seed=0)
-    for i in (1300, 1400):
-        batch = PrivateBatch(digits.images[i : i + 1], digits.labels[i : i + 1])
-        update = Participant(net).fedsgd(batch)
-        ig = inverting_gradients(update, iterations=1000, trials=1, progress=False)
-        ours = score(ig.images, ig.labels, batch.images, batch.labels)
-        base = dlg(update, progress=False)
-        theirs = score(base.images, base.labels, batch.images, batch.labels)
-        # Measured: IG 23.4 / 25.6 dB (SSIM 0.97, 0.98); DLG 15.0 / 12.5 dB (0.81, 0.76).
-        assert ours.label_accuracy == 1.0 and ours.ssim > 0.9, (i, ours)
-        assert ours.psnr > theirs.psnr + 5, (i, ours, theirs)
+    batch = PrivateBatch(digits.images[1400:1401], digits.labels[1400:1401])
+    update = Participant(net).fedsgd(batch)
+    ig = inverting_gradients(update, iterations=1000, trials=1, progress=False)
+    ours = score(ig.images, ig.labels, batch.images, batch.labels)
+    base = dlg(update, progress=False)
+    theirs = score(base.images, base.labels, batch.images, batch.labels)
+    # Measured with AVX-512 and with AVX2 kernels: IG 25.9 and 25.7 dB (SSIM 0.98); DLG 12.7
+    # and 12.6 dB (SSIM 0.76, 0.75).
+    assert ours.label_accuracy == 1.0 and ours.ssim > 0.9, ours
+    assert ours.psnr > theirs.psnr + 5, (ours, theirs)
 
 
 def test_unrolling_local_steps_inverts_a_fedavg_update(chelsea):

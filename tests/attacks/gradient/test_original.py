@@ -13,28 +13,31 @@ from dlgtut.models import LeNet
 
 def test_paper_settings_reproduce_the_original_loop():
     photos = load_dataset("photos", size=32, channels=3)
-    image = photos.images[photos.classes.index("chelsea")]
+    label = photos.classes.index("flower")
+    image = photos.images[label]
     seen = {}
-    # The original for 150 of the paper's 300 steps: it has recovered this photo by then (MSE
-    # 5.9e-5 measured at step 150, 1.8e-5 at 300).
-    reference = original_dlg(image, 3, seed=1234, iterations=150,
+    # The original for 100 of the paper's 300 steps: it has recovered this photo by then. Of
+    # the 12 photos it is among the quickest (MSE < 1e-3 from step 65; chelsea, used before,
+    # from step 97, so it needed 150 steps for the same margin).
+    reference = original_dlg(image, label, seed=1234, iterations=100,
                              callback=lambda i, x: seen.__setitem__(i, x.clone()) and None)
 
     net = LeNet(seed=1234)  # same construction and seeding as the original script
-    update = Participant(net).fedsgd(PrivateBatch(image[None], torch.tensor([3])))
+    update = Participant(net).fedsgd(PrivateBatch(image[None], torch.tensor([label])))
     steps = {}
-    # dlgtut with the paper's settings for the first 60 steps (the costly ones: L-BFGS runs up
-    # to 20 closures a step until the image settles), compared with the original step by step.
-    rec = dlg(update, DLGConfig.paper(iterations=60, progress=False),
+    # dlgtut with the paper's settings for the first 30 steps, compared with the original step
+    # by step. Every step runs up to 20 closures of L-BFGS from a growing history, so a
+    # difference in the model, the start, the labels or the objective shows from the first.
+    rec = dlg(update, DLGConfig.paper(iterations=30, progress=False),
               callback=lambda i, x, d: steps.__setitem__(i, x.clone()) and None)
 
-    assert rec.iterations == 60 and rec.status == "max_iterations"
-    for i in range(1, 61):  # the very same trajectory, step by step
+    assert rec.iterations == 30 and rec.status == "max_iterations"
+    for i in range(1, 31):  # the very same trajectory, step by step
         assert torch.equal(steps[i], seen[i]), i
-    assert torch.equal(rec.images, seen[60].clamp(0, 1))
-    assert rec.labels.tolist() == [int(reference.dummy_label.argmax())] == [3]
+    assert torch.equal(rec.images, seen[30].clamp(0, 1))
+    assert rec.labels.tolist() == [int(reference.dummy_label.argmax())] == [label]
     # And the original does recover this photo (MSE < 1e-3, the benchmark's success; measured
-    # 5.9e-5, so a 17x margin):
+    # 3.7e-5 at step 100 with AVX-512 and with AVX2 kernels, so a 27x margin):
     assert ((reference.dummy_data.detach() - image) ** 2).mean() < 1e-3
 
 
