@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .checks import axes, instance, integer, number, replace
+from .checks import instance, integer, number, replace
 from .checks import seed as check_seed
 from .device import resolve_device
 from .errors import ConfigError, WrongTypeError
@@ -335,7 +335,6 @@ def plot_tradeoff(points: Sequence[TradeoffPoint], *, baseline: TradeoffPoint | 
         instance(p, TradeoffPoint, "every point")
     if baseline is not None:
         instance(baseline, TradeoffPoint, "baseline")
-    axes(ax)
     fig, ax, own = panel(ax, (5.5, 3.4))
     labels = [("-" if p.value is None else f"{p.value:g}") for p in points]
     x = range(len(points))

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from ..attacks.result import Snapshot
-from ..checks import array, axes, instance, integer
+from ..checks import array, instance, integer
 from ..errors import ConfigError, DataError
 from ..fl import as_labels
 from ..metrics import Scores, match
@@ -334,7 +334,6 @@ def plot_distance(
     values = array(distances, "distances", ndim=1, finite=False)  # a diverged run ends in NaN
     if values.size == 0:
         raise DataError("no distances to plot")
-    axes(ax)
     fig, ax, own = panel(ax, (8.0, 3.6))
     ax.plot(np.arange(1, values.size + 1), values, label=label, linewidth=1.5)
     ax.set_yscale("log")

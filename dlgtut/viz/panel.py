@@ -10,12 +10,17 @@ from __future__ import annotations
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..checks import axes
+
 __all__ = ["panel"]
 
 
 def panel(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes, bool]:
     """``(figure, axes, own)``: ``ax`` and its top-level figure (``own`` False), or a new
-    figure of ``figsize`` and its one axes (``own`` True). Call ``checks.axes(ax)`` first.
+    figure of ``figsize`` and its one axes (``own`` True).
+
+    Raises:
+        WrongTypeError: ``ax`` is neither None nor a matplotlib Axes.
 
     Example:
         >>> import matplotlib.pyplot as plt
@@ -24,6 +29,7 @@ def panel(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes, 
         (True, True)
         >>> plt.close(fig)
     """
+    axes(ax)
     if ax is None:
         import matplotlib.pyplot as plt
 

@@ -19,7 +19,7 @@ import torch  # noqa: F401 (the doctests use it)
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..checks import array, axes, instance, integer
+from ..checks import array, instance, integer
 from ..errors import DataError
 from ..text import Vocabulary, as_token_ids
 from .panel import panel
@@ -124,7 +124,6 @@ def plot_distances(distances: Sequence[float], *, ax=None) -> Figure:
     values = array(distances, "distances", ndim=1, finite=False)  # a diverged run ends in NaN
     if not len(values):
         raise DataError("no distances to plot")
-    axes(ax)
     fig, ax, own = panel(ax, (5, 3))
     values = [max(float(d), 1e-20) for d in values]  # an exact match plots at the floor
     ax.semilogy(range(1, len(values) + 1), values, marker=".")
