@@ -4,6 +4,7 @@
     python3 dev.py book    # create .venv/ if needed, install everything, build the executed book
     python3 dev.py test    # create .venv/ if needed, lint, run the whole test suite
     python3 dev.py assignments   # the student notebooks and autograders of the assignments
+    python3 dev.py relocate      # pyproject.toml's repository and version into every copy
 
 `book --cached` reuses the notebook execution cache (for authors); the default build clears it
 and executes every notebook, because the cache only sees notebook code, not changes in dlgtut
@@ -159,6 +160,8 @@ def main() -> None:
                           help="also run each solution against its tests (full marks or fail)")
     p_assign.add_argument("--only", nargs="+", default=[], metavar="NAME",
                           help="build only these assignments")
+    sub.add_parser("relocate", help="write pyproject.toml's repository and version into every "
+                   "install line, launch button, test fetch and link (tools/location.py)")
     sub.add_parser("setup", help="only create .venv/ and install")
     sub.add_parser("lock", help="resolve the dependencies afresh and rewrite constraints.txt")
     args, unknown = parser.parse_known_args()
@@ -175,6 +178,8 @@ def main() -> None:
         assignments(args.check, args.only)
     elif args.command == "lock":
         lock()
+    elif args.command == "relocate":
+        _run([sys.executable, ROOT / "tools" / "location.py"])
     else:
         ensure_venv()
 

@@ -1,9 +1,8 @@
-"""The book's chapters: one hand-edited source each, a clean paired notebook, runnable reduced.
+"""The book's chapters: one hand-edited source each, runnable reduced.
 
 Each chapter is written in ``book/<chapter>.md`` (a MyST Markdown notebook, jupytext format
-``md:myst``) and paired with ``book/<chapter>.ipynb`` (``formats: ipynb,md:myst``), which is
-stored without outputs for Colab's launch button. After editing the .md, run
-``jupytext --sync book/<chapter>.md``; the tests below fail when a pair is out of sync.
+``md:myst``); the notebooks readers open in Colab are built from it (``python3 dev.py colab``),
+not stored.
 
 Each notebook asserts its own key results (a reconstruction is close, labels are right); here
 they run top to bottom from the .md with DLGTUT_QUICK=1 (fewer iterations, smaller sets).
@@ -11,12 +10,10 @@ How long that takes per chapter: ``benchmarks/book_times.py``.
 """
 
 import importlib
-import json
 import os
 from pathlib import Path
 
 import jupytext
-import nbformat
 import pytest
 import yaml
 from sphinx.util.matching import Matcher
@@ -25,7 +22,6 @@ from dlgtut.notebook_client import SteppedNotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-PAIRING = "ipynb,md:myst"
 
 
 def _is_myst_notebook(path: Path) -> bool:
@@ -35,12 +31,7 @@ def _is_myst_notebook(path: Path) -> bool:
 
 
 SOURCES = sorted(p for p in BOOK.glob("*.md") if _is_myst_notebook(p))
-NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
-CHAPTERS = sorted({p.stem for p in SOURCES} | {p.stem for p in NOTEBOOKS})
-
-
-def _sync_hint(stem: str) -> str:
-    return f"edit book/{stem}.md, then run `jupytext --sync book/{stem}.md`"
+CHAPTERS = sorted(p.stem for p in SOURCES)
 
 
 def _config() -> dict:
@@ -54,40 +45,13 @@ def test_there_are_chapters_and_the_toc_lists_them():
         assert f"book/{stem}" in toc, stem
 
 
-@pytest.mark.parametrize("stem", CHAPTERS)
-def test_chapter_is_a_paired_md_and_ipynb(stem):
-    md, ipynb = BOOK / f"{stem}.md", BOOK / f"{stem}.ipynb"
-    assert md.exists() and _is_myst_notebook(md), f"book/{stem}.md (jupytext md:myst) is missing"
-    assert ipynb.exists(), f"book/{stem}.ipynb is missing: run `jupytext --sync book/{stem}.md`"
-    assert jupytext.read(md).metadata["jupytext"]["formats"] == PAIRING
-    assert nbformat.read(ipynb, as_version=4).metadata["jupytext"]["formats"] == PAIRING
-
-
-@pytest.mark.parametrize("stem", CHAPTERS)
-def test_pair_is_in_sync(stem):
-    """The cells of the .md, read by jupytext, are those of the .ipynb (types and sources).
-
-    Cell ids and the metadata jupytext does not write into the .md are left out.
-    """
-    md, ipynb = BOOK / f"{stem}.md", BOOK / f"{stem}.ipynb"
-    if not (md.exists() and ipynb.exists()):
-        pytest.skip("not a pair (see test_chapter_is_a_paired_md_and_ipynb)")
-    text = [(c.cell_type, c.source) for c in jupytext.read(md).cells]
-    stored = [(c.cell_type, c.source) for c in nbformat.read(ipynb, as_version=4).cells]
-    for i, (a, b) in enumerate(zip(text, stored, strict=False)):
-        assert a == b, f"cell {i} differs between {md.name} and {ipynb.name}: {_sync_hint(stem)}"
-    assert len(text) == len(stored), (
-        f"{md.name} has {len(text)} cells, {ipynb.name} {len(stored)}: {_sync_hint(stem)}")
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_is_stored_without_outputs(path):
-    nb = json.loads(path.read_text())
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
-             and (c.get("outputs") or c.get("execution_count") is not None)]
-    assert dirty == [], (
-        f"cells {dirty} of {path.name} have outputs or execution counts; rewrite it from the "
-        f".md without them: `jupytext --to ipynb book/{path.stem}.md`")
+def test_no_notebook_is_stored_beside_the_sources():
+    """The notebooks readers open in Colab are built from the sources (``python3 dev.py
+    colab``) and published by the book's workflow; a stored copy would only drift."""
+    assert sorted(p.name for p in BOOK.glob("*.ipynb")) == []
+    for path in SOURCES:
+        assert "formats:" not in jupytext.read(path).metadata.get("jupytext", {}), (
+            f"{path.name} is paired with a notebook: remove `formats` from its header")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
@@ -98,11 +62,9 @@ def test_first_code_cell_installs_dlgtut_in_colab_only(path):
     assert "pip install" in first.source and "dlgtut" in first.source
 
 
-def test_sphinx_reads_the_md_and_not_the_paired_ipynb():
-    """Both files of a pair would be the same page: the .ipynb files are excluded."""
+def test_sphinx_reads_every_chapter():
     excluded = Matcher(_config()["exclude_patterns"])
     for stem in CHAPTERS:
-        assert excluded(f"book/{stem}.ipynb"), f"book/{stem}.ipynb would be a second page"
         assert not excluded(f"book/{stem}.md"), f"book/{stem}.md is excluded"
 
 

@@ -5,25 +5,57 @@ Colab opens a student notebook straight from GitHub: the notebook arrives alone,
 assignment therefore calls :func:`fetch_public_tests` when it runs in Colab, which downloads
 the published public tests (``assignments/<name>/student/tests/<question>.py``) into
 ``tests/``. Only public tests are published there; the hidden ones live in the autograder.
+
+They are fetched from the release the notebook installed: the tag ``v<version>`` of the
+repository named in dlgtut's own metadata (``pyproject.toml``'s ``[project.urls] Repository``
+and ``version``), so a fork's release fetches the fork's tests. ``DLGTUT_PUBLIC_TESTS_URL``
+(``{assignment}`` filled in) points elsewhere, e.g. at a course's own copy.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
 
-__all__ = ["RAW_URL", "fetch_public_tests"]
+__all__ = ["ENV_URL", "fetch_public_tests", "public_tests_url"]
 
-RAW_URL = "https://raw.githubusercontent.com/dlgtut/dlgtut/main/assignments/{assignment}/student/tests/"
-"""Where the published public tests of an assignment are, ``{assignment}`` filled in."""
+ENV_URL = "DLGTUT_PUBLIC_TESTS_URL"
+"""The environment variable that overrides where the public tests are fetched from."""
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
+_GITHUB = re.compile(r"https://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)/?$")
 _TIMEOUT_S = 30.0
+
+
+def public_tests_url() -> str:
+    """Where the published public tests of an assignment are, ``{assignment}`` to fill in.
+
+    ``$DLGTUT_PUBLIC_TESTS_URL`` if set; else the assignment's ``student/tests/`` folder at the
+    release tag of the installed dlgtut, in the repository its metadata names.
+
+    Example:
+        >>> public_tests_url().endswith("/assignments/{assignment}/student/tests/")
+        True
+    """
+    override = os.environ.get(ENV_URL)
+    if override:
+        return override
+    meta = metadata.metadata("dlgtut")
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [] if ", " in u)
+    match = _GITHUB.match(urls.get("Repository", ""))
+    if not match:
+        raise ConfigError("dlgtut's metadata names no GitHub repository (pyproject.toml's "
+                          "[project.urls] Repository): pass base_url")
+    owner, name = match.groups()
+    return (f"https://raw.githubusercontent.com/{owner}/{name}/v{meta['Version']}/assignments/"
+            "{assignment}/student/tests/")
 
 
 def _name(value, what: str) -> str:
@@ -45,8 +77,8 @@ def fetch_public_tests(
         assignment: the assignment's name, e.g. ``"gradient_leakage"``.
         questions: the names of its auto-graded questions, e.g. ``["q1", "q2"]``.
         dest: the folder ``otter.Notebook()`` reads (created if missing).
-        base_url: where the test files are (default :data:`RAW_URL`, the repository on
-            GitHub); any URL ``urllib`` opens, ``file://`` included.
+        base_url: where the test files are (default :func:`public_tests_url`: the installed
+            release on GitHub); any URL ``urllib`` opens, ``file://`` included.
 
     Returns:
         The paths written, one per question.
@@ -67,7 +99,7 @@ def fetch_public_tests(
     if isinstance(questions, str) or not isinstance(questions, Sequence) or not questions:
         raise ConfigError(f"questions must be a non-empty list of names, got {questions!r}")
     names = [_name(q, "every question") for q in questions]
-    base = (base_url or RAW_URL).format(assignment=assignment)
+    base = (base_url or public_tests_url()).format(assignment=assignment)
     base = base if base.endswith("/") else base + "/"
     folder = Path(dest)
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 import pytest
 
 from dlgtut.classroom import fetch_public_tests
-from dlgtut.classroom.colab import RAW_URL
+from dlgtut.classroom.colab import ENV_URL, public_tests_url
 from dlgtut.errors import ConfigError, DataError
 
 
@@ -47,7 +47,24 @@ def test_names_that_would_leave_the_folder_are_refused(assignment, questions, fr
     assert not (tmp_path / "t").exists()
 
 
-def test_by_default_the_published_folder_on_github():
-    url = RAW_URL.format(assignment="membership_inference")
-    assert url == ("https://raw.githubusercontent.com/dlgtut/dlgtut/main/assignments/"
-                   "membership_inference/student/tests/")
+def test_by_default_the_release_tag_of_the_repository_in_the_metadata(monkeypatch):
+    """The tests come from the tag of the installed version, never a branch, in the repository
+    that pyproject.toml names (a fork's release fetches the fork's tests)."""
+    import tomllib
+    from pathlib import Path
+
+    monkeypatch.delenv(ENV_URL, raising=False)
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    owner_name = project["urls"]["Repository"].removeprefix("https://github.com/")
+    url = public_tests_url().format(assignment="membership_inference")
+    assert url == (f"https://raw.githubusercontent.com/{owner_name}/v{project['version']}/"
+                   "assignments/membership_inference/student/tests/")
+
+
+def test_the_environment_can_point_elsewhere(published, tmp_path, monkeypatch):
+    course = tmp_path / "course" / "demo"
+    course.mkdir(parents=True)
+    (course / "q1.py").write_text((published / "q1.py").read_text())
+    monkeypatch.setenv(ENV_URL, course.parent.as_uri() + "/{assignment}/")
+    paths = fetch_public_tests("demo", ["q1"], dest=tmp_path / "t")
+    assert paths[0].read_text() == (published / "q1.py").read_text()

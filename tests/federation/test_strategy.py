@@ -237,9 +237,8 @@ def test_both_attacks_run_on_what_the_server_captured(name):
 def test_the_flower_app_reads_its_task_from_the_run_config():
     """flwr run: flower_app/pyproject.toml's config is the default task plus the server's keys,
     and the module-level ClientApp builds its task from the run config of each message."""
-    from pathlib import Path
-
     import tomllib
+    from pathlib import Path
 
     from dlgtut.federation.app import SERVER_DEFAULTS, client_app
 
