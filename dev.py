@@ -104,6 +104,9 @@ def lock() -> None:
 def book(cached: bool) -> None:
     ensure_venv()
     started = time.perf_counter()
+    # The chapters' checks (dlgtut.chapter.check) stop the build when a result no longer holds;
+    # in a reader's notebook they only warn.
+    os.environ["DLGTUT_STRICT"] = "1"
     if not cached:
         shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
         # The chapters, several at a time, into the cache the build then reads (see the script).

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # read by the kernels' torch
         os.environ[name] = str(threads)
+    os.environ["DLGTUT_STRICT"] = "1"  # the chapters' checks stop a chapter whose results changed
     cache = get_cache(str(args.cache))
     chapters = sorted(args.chapters, key=lambda p: -EXPECTED_SECONDS.get(p.stem, 60))
     records = [cache.add_nb_to_project(str(p.resolve()), read_data=READER) for p in chapters]

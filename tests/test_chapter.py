@@ -1,0 +1,74 @@
+"""dlgtut.chapter: the chapters' glue and checks, inside the book and outside it."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import pytest
+
+from dlgtut.chapter import STRICT_ENV, ChapterCheckWarning, check, glue, table
+
+
+def test_a_check_that_holds_is_silent_in_both_modes(monkeypatch):
+    for mode in ("1", "0"):
+        monkeypatch.setenv(STRICT_ENV, mode)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert check(3 > 2, "three beats two") is True
+
+
+def test_in_strict_mode_a_failed_check_stops_the_run(monkeypatch):
+    monkeypatch.setenv(STRICT_ENV, "1")
+    with pytest.raises(AssertionError, match="does not hold: DLG recovers the digit"):
+        check(False, "DLG recovers the digit")
+
+
+@pytest.mark.parametrize("mode", [None, "0", ""])
+def test_in_a_reader_s_notebook_a_failed_check_warns_and_goes_on(monkeypatch, mode):
+    if mode is None:
+        monkeypatch.delenv(STRICT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(STRICT_ENV, mode)
+    with pytest.warns(ChapterCheckWarning, match="does not reproduce .*: LiRA beats chance"):
+        assert check(0.4 > 0.5, "LiRA beats chance") is False
+
+
+@pytest.mark.parametrize("claim", ["", "   ", None, 3])
+def test_a_check_needs_its_claim_in_words(claim):
+    with pytest.raises(TypeError, match="needs the claim in words"):
+        check(True, claim)
+
+
+def test_outside_the_book_glue_shows_the_value(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb raises ImportError
+    glue("psnr_dlg", "41.2", display=False)
+    glue("steps", 17)
+    assert capsys.readouterr().out.splitlines() == ["psnr_dlg = 41.2", "steps = 17"]
+
+
+def test_in_the_book_glue_is_myst_nb_s(monkeypatch):
+    pytest.importorskip("myst_nb", reason="the book extra")
+    seen = []
+    import myst_nb
+
+    monkeypatch.setattr(myst_nb, "glue", lambda *a, **k: seen.append((a, k)))
+    glue("x", 1.5, display=False)
+    assert seen == [(("x", 1.5), {"display": False})]
+
+
+@pytest.mark.parametrize("name", ["", None, 1])
+def test_glue_needs_a_name(name):
+    with pytest.raises(TypeError, match="needs a name"):
+        glue(name, 1)
+
+
+def test_table_shows_markdown_and_refuses_ragged_rows(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    table([(1, "a"), (2, "b")], ["n", "letter"])
+    assert shown[0].data == "| n | letter |\n|---|---|\n| 1 | a |\n| 2 | b |"
+    with pytest.raises(ValueError, match="a row of 1 cells under 2 headers"):
+        table([(1,)], ["n", "letter"])
