@@ -53,9 +53,13 @@ __all__ = [
     "run_fields",
     "warn_if_failed",
     "only_with",
+    "IMAGE_CLASSES",
+    "image_files",
+    "check_labels",
     "forget_empty_outputs",
 ]
 
+IMAGE_CLASSES = 100  # the model's classes for --image files unless --num-classes (the paper's)
 MAX_SEED = 2**32 - 1  # what torch, numpy and scikit-learn all accept
 _created: list[Path] = []  # output folders this process made (removed again if left empty)
 
@@ -205,6 +209,38 @@ def only_with(args: argparse.Namespace, pairs: dict[str, tuple[bool, str]]) -> N
         value = getattr(args, name)
         if value not in (None, False) and not allowed:
             raise ConfigError(f"--{name.replace('_', '-')} applies only {condition}")
+
+
+def image_files(paths: list[str], *, size: int, channels: int | None
+                ) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The ``--image`` files as one ``N x C x size x size`` batch, and how ``metrics.json``
+    records them (``{"images": [path, ...]}``).
+
+    Each file is read by :func:`dlgtut.data.load_image` (used pixel for pixel at ``size``, else
+    centre-cropped and resized); every command that takes ``--image`` reads it here.
+
+    Raises:
+        DataError: a file that is missing or is not an image.
+        ConfigError: files that differ in channels while ``channels`` is None.
+    """
+    import torch
+
+    from ..data import load_image
+
+    images = [load_image(p, size=size, channels=channels) for p in paths]
+    if len({im.shape[1] for im in images}) > 1:
+        raise ConfigError("the images differ in channels; pass --channels 1 or 3")
+    return torch.cat(images), {"images": [str(p) for p in paths]}
+
+
+def check_labels(labels: torch.Tensor, num_classes: int) -> None:
+    """Refuse, in one line, a label outside the model's ``num_classes`` classes."""
+    bad = [int(v) for v in labels if not 0 <= int(v) < num_classes]
+    if bad:
+        raise ConfigError(
+            f"label {bad[0]} is outside the model's {num_classes} classes "
+            f"(0..{num_classes - 1}); pass --num-classes"
+        )
 
 
 def _previous_run(folder: Path) -> bool:

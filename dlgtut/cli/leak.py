@@ -16,9 +16,12 @@ import dataclasses
 from ..errors import ConfigError
 from . import leak_malicious, leak_text
 from .common import (
+    IMAGE_CLASSES,
     add_device,
     add_out,
+    check_labels,
     data_dir,
+    image_files,
     non_negative_int,
     only_with,
     positive_int,
@@ -55,7 +58,8 @@ def add_parser(sub) -> None:
     src.add_argument("--image", nargs="+", metavar="PATH",
                      help="image file(s); centre-cropped and resized, used as is at --size")
     src.add_argument("--label", nargs="+", type=non_negative_int("label"), metavar="N",
-                     help="class of each --image (one per image)")
+                     help="class of each --image (one per image; with --attack imprint or "
+                     "trap optional, default 0 for every image)")
     src.add_argument("--dataset", metavar="NAME",
                      help="cifar10, cifar100, mnist, svhn, lfw (downloaded when possible, "
                      "else an offline fallback), photos, patches, faces or digits")
@@ -129,13 +133,14 @@ def _check(args) -> None:
     if text_only:
         verb = "applies" if len(text_only) == 1 else "apply"
         raise ConfigError(f"{', '.join(text_only)} {verb} to --text only")
-    leak_malicious.check(args)
     if (args.image is None) == (args.dataset is None):
         raise ConfigError("give either --image or --dataset")
+    leak_malicious.check(args)
     only_with(args, {
         "label": (args.image is not None, "with --image; a dataset brings its own labels"),
         "index": (args.dataset is not None, "with --dataset"),
-        "data_dir": (args.dataset is not None, "with --dataset"),
+        "data_dir": (args.dataset is not None or args.public_data is not None,
+                     "with --dataset or --public-data"),
         "local_lr": (args.local_steps is not None, "with --local-steps"),
         "tv": (args.attack == "ig", "to --attack ig"),
         "paper": (args.attack == "dlg", "to --attack dlg (idlg is the paper's settings already)"),
@@ -149,11 +154,12 @@ def _check(args) -> None:
     if args.num_classes is not None and args.num_classes < 2:
         raise ConfigError(f"--num-classes must be at least 2, got {args.num_classes}")
     if args.image is not None:
-        if args.label is None:
+        malicious = args.attack in leak_malicious.ATTACKS  # labels optional, batches checked
+        if args.label is None and not malicious:
             raise ConfigError("--image needs --label (one class per image)")
-        if len(args.label) != len(args.image):
+        if args.label is not None and len(args.label) != len(args.image):
             raise ConfigError(f"{len(args.image)} images but {len(args.label)} labels")
-        if args.batch_size not in (None, len(args.image)):
+        if args.batch_size not in (None, len(args.image)) and not malicious:
             raise ConfigError(
                 f"--batch-size {args.batch_size} but {len(args.image)} --image files given"
             )
@@ -168,17 +174,13 @@ def _private_batch(args):
     """The participant's private batch, from files or a dataset, and a description of it."""
     import torch
 
-    from ..data import load_dataset, load_image
+    from ..data import load_dataset
     from ..fl import PrivateBatch
 
     if args.image is not None:
-        num_classes = args.num_classes or 100
-        images = [load_image(p, size=args.size, channels=args.channels) for p in args.image]
-        if len({im.shape[1] for im in images}) > 1:
-            raise ConfigError("the images differ in channels; pass --channels 1 or 3")
+        num_classes = args.num_classes or IMAGE_CLASSES
+        batch_images, source = image_files(args.image, size=args.size, channels=args.channels)
         labels = torch.tensor(args.label)
-        source = {"images": [str(p) for p in args.image]}
-        batch_images = torch.cat(images)
     else:
         data = load_dataset(args.dataset, size=args.size, channels=args.channels,
                             root=args.data_dir)
@@ -189,12 +191,7 @@ def _private_batch(args):
         batch_images, labels, indices = data.batch(index, args.batch_size or 1)
         source = {"dataset": data.name, "requested": args.dataset, "indices": indices,
                   "source": data.source}
-    bad = [int(v) for v in labels if not 0 <= int(v) < num_classes]
-    if bad:
-        raise ConfigError(
-            f"label {bad[0]} is outside the model's {num_classes} classes "
-            f"(0..{num_classes - 1}); pass --num-classes"
-        )
+    check_labels(labels, num_classes)
     return PrivateBatch(batch_images, labels), source, num_classes
 
 

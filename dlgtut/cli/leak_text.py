@@ -30,7 +30,8 @@ __all__ = ["add_options", "run"]
 # except --size, whose default is the image mode's (so text mode compares with it).
 _IMAGE_ONLY = ("image", "label", "dataset", "size", "channels", "data_dir", "model",
                "num_classes", "local_steps", "local_lr", "tv", "paper", "labels", "init",
-               "optimizer", "snapshot_every", "bins", "participants", "statistic")
+               "optimizer", "snapshot_every", "bins", "participants", "statistic",
+               "public_data")
 
 
 def add_options(parser) -> None:
