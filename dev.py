@@ -5,6 +5,7 @@
     python3 dev.py test    # create .venv/ if needed, lint, run the whole test suite
     python3 dev.py assignments   # the student notebooks and autograders of the assignments
     python3 dev.py relocate      # pyproject.toml's repository and version into every copy
+    python3 dev.py colab         # the chapters as plain notebooks for Colab, from the built book
 
 `book --cached` reuses the notebook execution cache (for authors); the default build clears it
 and executes every notebook, because the cache only sees notebook code, not changes in dlgtut
@@ -14,6 +15,10 @@ and executes every notebook, because the cache only sees notebook code, not chan
 `assignments/<name>/<name>.md` into `_build/assignments/<name>/` (`student/`, `autograder/`) and
 refreshes the published student copy `assignments/<name>/student/`; `--check` also runs each
 solution against all its tests and fails unless it scores full marks.
+
+`colab` converts each chapter's source into the notebook that the book's Colab buttons open
+(tools/colab_notebooks.py): plain Markdown with the glued numbers, links and exercise
+numbers of the built book, into `_build/colab/book/<chapter>.ipynb`; run it after `book`.
 
 The environment is pinned: .venv/ gets exactly the versions in `constraints.txt`, the ones the
 tests and the book were checked with, so a fresh clone does not drift with the day's releases.
@@ -148,6 +153,17 @@ def assignments(check: bool, only: list[str]) -> None:
           f"notebooks and autograders in {BUILD / 'assignments'}", flush=True)
 
 
+def colab() -> None:
+    """The Colab notebooks of the chapters, from the book `book` built, into _build/colab/."""
+    ensure_venv()
+    index = BUILD / "html" / "book-index.json"
+    if not index.is_file() or not (BUILD / "jupyter_execute").is_dir():
+        sys.exit(f"dlgtut: the book has not been built ({os.path.relpath(index, ROOT)} or "
+                 f"{os.path.relpath(BUILD / 'jupyter_execute', ROOT)} is missing): run "
+                 "`python3 dev.py book` first")
+    _run([PYTHON, ROOT / "tools" / "colab_notebooks.py", BUILD, BUILD / "colab"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +181,8 @@ def main() -> None:
                           help="build only these assignments")
     sub.add_parser("relocate", help="write pyproject.toml's repository and version into every "
                    "install line, launch button, test fetch and link (tools/location.py)")
+    sub.add_parser("colab", help="build the chapters' Colab notebooks from the built book into "
+                   "_build/colab/ (run `book` first)")
     sub.add_parser("setup", help="only create .venv/ and install")
     sub.add_parser("lock", help="resolve the dependencies afresh and rewrite constraints.txt")
     args, unknown = parser.parse_known_args()
@@ -181,6 +199,8 @@ def main() -> None:
         assignments(args.check, args.only)
     elif args.command == "lock":
         lock()
+    elif args.command == "colab":
+        colab()
     elif args.command == "relocate":
         _run([sys.executable, ROOT / "tools" / "location.py"])
     else:
