@@ -116,7 +116,7 @@ def book(cached: bool) -> None:
         shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
         # The chapters, several at a time, into the cache the build then reads (see the script).
         book_dir = ROOT / "book"
-        chapters = sorted(p for p in book_dir.glob("*.md") if p.with_suffix(".ipynb").exists())
+        chapters = sorted(p for p in book_dir.glob("*.md") if "\nkernelspec:" in p.read_text())
         _run([PYTHON, ROOT / "tools" / "execute_book.py", BUILD / ".jupyter_cache", *chapters])
     # -W: Sphinx warnings are errors; --keep-going: report all of them, then fail.
     _run([BIN / "jupyter-book", "build", ROOT, "--all", "-W", "--keep-going"])

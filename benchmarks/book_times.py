@@ -32,8 +32,9 @@ BOOK = ROOT / "book"
 
 
 def chapters() -> list[Path]:
-    """Every book/*.md that has a paired .ipynb (the plain pages have none)."""
-    return sorted(p for p in BOOK.glob("*.md") if p.with_suffix(".ipynb").exists())
+    """Every book/*.md that is a notebook (a kernelspec in its header; the plain pages have
+    none)."""
+    return sorted(p for p in BOOK.glob("*.md") if "\nkernelspec:" in p.read_text())
 
 
 def cell_seconds(nb) -> list[tuple[float, int, str]]:
