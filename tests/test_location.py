@@ -73,6 +73,7 @@ def test_one_edit_of_pyproject_moves_every_link_install_line_and_test_fetch(tmp_
     text = text.replace(f'Repository = "{before.repository}"',
                         'Repository = "https://github.com/a-fork/leaky-book"')
     text = re.sub(r'(?m)^version = ".*"$', 'version = "2.3.4"', text, count=1)
+    text = re.sub(r'(?m)^name = "dlgtut"$', 'name = "leaky-book"', text, count=1)  # for PyPI
     pyproject.write_text(text)
 
     changed = location.relocate(tmp_path)
@@ -85,7 +86,9 @@ def test_one_edit_of_pyproject_moves_every_link_install_line_and_test_fetch(tmp_
         assert f"v{before.version}" not in text, path.name
         assert f"{owner}/{name}/blob" not in text and "/blob/main/" not in text, path.name
     for path in _notebooks(tmp_path):
-        assert "git+https://github.com/a-fork/leaky-book@v2.3.4" in path.read_text(), path.name
+        text = path.read_text()
+        assert "git+https://github.com/a-fork/leaky-book@v2.3.4" in text, path.name
+        assert re.search(r'"leaky-book(\[\w+\])? @ git\+', text.replace('\\"', '"')), path.name
     teaching = (tmp_path / "book" / "teaching.md").read_text()
     assert "colab.research.google.com/github/a-fork/leaky-book/blob/v2.3.4/assignments/" \
         in teaching

@@ -31,7 +31,7 @@ _GITHUB = re.compile(r"https://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)/
 # Any copy, whichever repository and tag it names now (a fork's, an older release's).
 _REPO = r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
 _TAG = r"v\d+(?:\.\d+)*(?:[a-z0-9.+-]*)"
-_INSTALL = re.compile(r"(dlgtut(?:\[[a-z,]+\])?) @ git\+" + _REPO + r"(?:\.git)?(?:@[\w.+-]+)?")
+_INSTALL = r"((?:dlgtut|{name})(?:\[([a-z,]+)\])?) @ git\+" + _REPO + r"(?:\.git)?(?:@[\w.+-]+)?"
 _COLAB = re.compile(r"https://colab\.research\.google\.com/github/[A-Za-z0-9_.-]+/"
                     r"[A-Za-z0-9_.-]+/blob/[\w.+-]+/")
 _RAW = re.compile(r"https://raw\.githubusercontent\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/"
@@ -47,6 +47,7 @@ class Location:
     repository: str  # https://github.com/<owner>/<name>
     version: str
     colab_branch: str = "colab"
+    distribution: str = "dlgtut"  # [project] name: what pip installs (a fork may rename it)
 
     @property
     def owner_name(self) -> tuple[str, str]:
@@ -72,7 +73,7 @@ class Location:
 
     def install(self, extras: str = "") -> str:
         """The requirement a notebook installs: the tagged release of this repository."""
-        name = f"dlgtut[{extras}]" if extras else "dlgtut"
+        name = f"{self.distribution}[{extras}]" if extras else self.distribution
         return f"{name} @ git+{self.repository}@{self.tag}"
 
     def colab(self, ref: str) -> str:
@@ -94,7 +95,8 @@ def read(root: Path = ROOT) -> Location:
     data = tomllib.loads((root / "pyproject.toml").read_text())
     project = data["project"]
     branch = data.get("tool", {}).get("dlgtut", {}).get("colab-branch", "colab")
-    location = Location(project["urls"]["Repository"].rstrip("/"), project["version"], branch)
+    location = Location(project["urls"]["Repository"].rstrip("/"), project["version"], branch,
+                        project["name"])
     location.owner_name  # noqa: B018 (validates the URL)
     return location
 
@@ -111,8 +113,8 @@ def _reader_files(root: Path) -> list[Path]:
 
 
 def _rewrite_text(text: str, loc: Location, path: Path) -> str:
-    text = _INSTALL.sub(lambda m: loc.install(m.group(1)[len("dlgtut["):-1]
-                                               if "[" in m.group(1) else ""), text)
+    text = re.sub(_INSTALL.format(name=re.escape(loc.distribution)),
+                  lambda m: loc.install(m.group(2) or ""), text)
     # Chapters open from the Colab branch; assignments (and anything else) from the tag.
     def colab(m: re.Match) -> str:
         after = text[m.end():m.end() + 5]

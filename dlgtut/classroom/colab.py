@@ -47,7 +47,11 @@ def public_tests_url() -> str:
     override = os.environ.get(ENV_URL)
     if override:
         return override
-    meta = metadata.metadata("dlgtut")
+    try:
+        meta = metadata.metadata("dlgtut")
+    except metadata.PackageNotFoundError:  # a fork's release under another name
+        names = metadata.packages_distributions().get("dlgtut") or ["dlgtut"]
+        meta = metadata.metadata(names[0])
     urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [] if ", " in u)
     match = _GITHUB.match(urls.get("Repository", ""))
     if not match:

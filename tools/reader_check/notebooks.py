@@ -23,7 +23,7 @@ import nbformat
 
 from .envs import env_python
 
-INSTALL = re.compile(r'(%pip install --quiet ")(dlgtut(?:\[([a-z,]+)\])?) @ git\+\S+?@\S+?(")')
+INSTALL = re.compile(r'(%pip install --quiet ")([\w.-]+(?:\[([a-z,]+)\])?) @ git\+\S+?@\S+?(")')
 CHECK_WARNING = "ChapterCheckWarning"
 STUB = '"""Stands in for Colab\'s module: the reader check takes the Colab branch."""\n'
 
