@@ -160,11 +160,15 @@ def prune(update: SharedUpdate, fraction: float) -> SharedUpdate:
 
 
 def secure_aggregate(updates: Sequence[SharedUpdate]) -> SharedUpdate:
-    """What the server sees under secure aggregation: one update, the mean of all of them.
+    """What the server sees under secure aggregation: one update, their example-weighted mean.
 
-    Bonawitz et al.'s protocol masks each update so that only the sum can be decoded; the
-    server can divide by the number of participants. The result is attacked like one
-    participant's update whose batch is everyone's batches together.
+    Bonawitz et al.'s protocol masks each update so that only the sum can be decoded. As in
+    FedAvg, each participant weights its update by its number of examples ``b_k`` (it sends
+    ``b_k * g_k`` and ``b_k`` masked), and the server divides the two sums: ``sum b_k g_k /
+    sum b_k``. For FedSGD gradients that is exactly the gradient of the union of the batches,
+    so the result is attacked like one participant's update whose batch is everyone's batches
+    together, whatever their sizes (an unweighted mean of unequal batches would not be the
+    gradient of any batch).
 
     Raises:
         WrongTypeError: something other than a sequence of SharedUpdates.
@@ -185,10 +189,11 @@ def secure_aggregate(updates: Sequence[SharedUpdate]) -> SharedUpdate:
         if (u.input_shape, u.num_classes) != (first.input_shape, first.num_classes):
             raise DataError("secure aggregation needs updates of one input shape and class count")
     n = len(updates)
-    mean = [sum(u.tensors[i] for u in updates) / n for i in range(len(first.tensors))]
-    # Equal batch sizes make the mean of per-participant means the mean over all examples.
+    total = sum(u.batch_size for u in updates)
+    mean = [sum(u.tensors[i] * u.batch_size for u in updates) / total
+            for i in range(len(first.tensors))]
     return dataclasses.replace(
-        first, tensors=tuple(mean), batch_size=sum(u.batch_size for u in updates),
+        first, tensors=tuple(mean), batch_size=total,
         meta={**first.meta, "defense": f"secure aggregation of {n} participants"},
     )
 

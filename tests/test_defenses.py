@@ -82,6 +82,21 @@ def test_secure_aggregation_shows_only_the_mean(digit):
     assert torch.allclose(_flat(agg), _flat(whole), atol=1e-6)
     with pytest.raises(DataError, match="at least one"):
         secure_aggregate([])
+
+
+def test_secure_aggregation_of_unequal_batches_is_the_union_s_gradient():
+    """Batches of 1, 3 and 5 digits: the aggregate is the gradient of all 9 together (an
+    unweighted mean of the three means would give the lone digit five times the weight)."""
+    net = LeNet(1, 10, 16, seed=0)
+    d = load_dataset("digits", size=16)
+    cuts = [(0, 1), (1, 4), (4, 9)]
+    ups = [Participant(net).fedsgd(PrivateBatch(d.images[a:b], d.labels[a:b])) for a, b in cuts]
+    agg = secure_aggregate(ups)
+    whole = Participant(net).fedsgd(PrivateBatch(d.images[:9], d.labels[:9]))
+    assert agg.batch_size == 9
+    assert torch.allclose(_flat(agg), _flat(whole), atol=1e-6)
+    unweighted = torch.stack([_flat(u) for u in ups]).mean(0)
+    assert not torch.allclose(unweighted, _flat(whole), atol=1e-4)  # the old answer was wrong
     with pytest.raises(DataError, match="same kind"):
         secure_aggregate([ups[0], dataclasses.replace(ups[1], kind="weight_delta")])
 
