@@ -3,9 +3,14 @@
 A DP-SGD participant clips each example's gradient to norm ``max_grad_norm``, averages them,
 and adds Gaussian noise of standard deviation ``noise_multiplier * max_grad_norm / batch``
 before sharing. The per-example gradients, the clipping and the noise are Opacus's
-(``PrivacyEngine.make_private``); the privacy spent over a training run is counted by its
-RDP accountant. :func:`dp_sgd_update` returns the shared gradient as a
+(``PrivacyEngine.make_private``). :func:`dp_sgd_update` returns the shared gradient as a
 :class:`~dlgtut.fl.SharedUpdate`, so every attack in dlgtut runs on it unchanged.
+
+The batch is the one it is given: the participant's whole batch, not a Poisson sample of it
+(``poisson_sampling=False``), because the attacks invert exactly that batch. The privacy spent
+is therefore not what Opacus's accountants count (they assume Poisson sampling): when the
+batches are drawn uniformly without replacement, as :func:`dlgtut.server.federated_training`
+draws them, use :func:`dlgtut.accounting.dp_sgd_epsilon` (replace-one neighbours).
 """
 
 from __future__ import annotations
@@ -16,13 +21,13 @@ import warnings
 import torch
 from torch import nn
 
-from .checks import as_model_input, integer, model_output, model_parameters, number
+from .checks import as_model_input, model_output, model_parameters, number
 from .checks import seed as check_seed
 from .device import device_generator
 from .errors import DataError, WrongTypeError
 from .fl import PrivateBatch, SharedUpdate, one_hot, soft_cross_entropy
 
-__all__ = ["dp_sgd_update", "dp_epsilon"]
+__all__ = ["dp_sgd_update"]
 
 
 def _check(noise_multiplier: float, max_grad_norm: float) -> None:
@@ -123,33 +128,3 @@ def dp_sgd_update(
         num_classes=num_classes,
         meta={"defense": f"DP-SGD sigma={noise_multiplier:g}, C={max_grad_norm:g}"},
     )
-
-
-def dp_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
-    """The epsilon of ``steps`` DP-SGD steps at this noise and sampling rate (Opacus RDP).
-
-    No noise at all (``noise_multiplier`` 0) gives no privacy: epsilon is infinite.
-
-    Raises:
-        ConfigError: a negative or non-finite noise multiplier, ``sample_rate`` outside
-            (0, 1], a negative or non-integer ``steps``, or ``delta`` outside (0, 1).
-
-    Example:
-        >>> round(dp_epsilon(1.0, 0.01, 1000, 1e-5), 1)
-        2.1
-    """
-    from opacus.accountants import RDPAccountant
-
-    number(noise_multiplier, "noise_multiplier", low=0)
-    number(sample_rate, "sample_rate", low=0, high=1, low_open=True)
-    integer(steps, "steps", low=0)
-    number(delta, "delta", low=0, high=1, low_open=True, high_open=True)
-    if noise_multiplier <= 0:
-        return float("inf")
-    accountant = RDPAccountant()
-    accountant.history = [(noise_multiplier, sample_rate, steps)]
-    with warnings.catch_warnings():
-        # At very small noise the optimal RDP order is the largest one tried; Opacus warns,
-        # and the (huge) epsilon it returns is still a valid upper bound.
-        warnings.simplefilter("ignore")
-        return float(accountant.get_epsilon(delta))

@@ -19,7 +19,10 @@ Defences (``name``, what ``value`` means):
   labels);
 * ``local-steps`` (FedAvg local steps; the attack is Inverting Gradients, unrolling them);
 * ``secure-aggregation`` (participants whose mean the server sees; one image each);
-* ``dp-sgd`` (Opacus noise multiplier, clipping at ``Setting.clip``; the point reports epsilon).
+* ``dp-sgd`` (Opacus noise multiplier, clipping at ``Setting.clip``; the point reports the
+  epsilon of the whole run for the participant with the smallest share: fixed-size batches
+  drawn without replacement every round, replace-one neighbours,
+  :func:`dlgtut.accounting.dp_sgd_epsilon`).
 """
 
 from __future__ import annotations
@@ -120,7 +123,8 @@ class TradeoffPoint:
         ssim: mean SSIM.
         label_accuracy: fraction of labels the attack got right.
         accuracy: final test accuracy of the defended training run.
-        epsilon: DP-SGD's epsilon for the whole run (None for other defences).
+        epsilon: DP-SGD's epsilon for the whole run at ``Setting.delta``, under replace-one
+            neighbouring datasets (None for other defences).
     """
 
     defense: str
@@ -237,7 +241,8 @@ def _attack_quality(name, value, s: Setting, data, device) -> tuple[float, float
 
 
 def _accuracy(name, value, s: Setting, data, device) -> tuple[float, float | None]:
-    from .dp import dp_epsilon, dp_sgd_update
+    from .accounting import dp_sgd_epsilon
+    from .dp import dp_sgd_update
     from .server import federated_training, split_among
 
     images, labels = data.images[: s.train_examples], data.labels[: s.train_examples]
@@ -261,9 +266,10 @@ def _accuracy(name, value, s: Setting, data, device) -> tuple[float, float | Non
                 model, batch, noise_multiplier=value, max_grad_norm=s.clip),
             **kwargs,
         )
-        per_participant = len(parts[0][0])
-        epsilon = dp_epsilon(value, min(1.0, s.batch_size / per_participant), s.rounds,
-                             s.delta)
+        # Each round every participant draws min(batch, n_k) of its n_k examples uniformly
+        # without replacement (federated_training): the smallest share spends the most.
+        epsilon = max(dp_sgd_epsilon(value, min(s.batch_size, len(x)), len(x), s.rounds,
+                                     s.delta) for x, _ in parts)
     else:
         log = federated_training(_model(s, device), parts, test, algorithm="fedsgd",
                                  defense=_update_transform(name, value, s.seed), **kwargs)

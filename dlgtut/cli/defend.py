@@ -78,7 +78,8 @@ def run(args) -> int:
     save_figure(plot_tradeoff(points, baseline=baseline), out / "tradeoff.png")
     for p in points:
         value = "" if p.value is None else f" {p.value:g}"
-        eps = "" if p.epsilon is None else f", epsilon {p.epsilon:.2f}"
+        eps = ("" if p.epsilon is None else
+               f", epsilon {p.epsilon:.2f} (delta {setting.delta:g}, replace-one)")
         print(f"{p.defense}{value}: attack {p.psnr:.1f} dB (SSIM {p.ssim:.2f}, labels "
               f"{p.label_accuracy:.0%}); accuracy {p.accuracy:.1%}{eps}")
     print(f"undefended: attack {baseline.psnr:.1f} dB; accuracy {baseline.accuracy:.1%}. "
