@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["Snapshot", "Reconstruction", "Status"]
+__all__ = ["Attempt", "Snapshot", "Reconstruction", "Status"]
 
 Status = Literal["converged", "unidentified", "max_iterations", "diverged", "stalled"]
 
@@ -85,3 +86,47 @@ class Reconstruction:
     def final_images(self) -> Tensor:
         """The reconstruction as float32 in [0, 1] (a copy, safe to modify)."""
         return self.images.detach().to(torch.float32).clamp(0, 1).clone()
+
+
+@dataclass(eq=False)
+class Attempt:
+    """One optimisation run of an attack from one start: what its restarts are compared by.
+
+    Attributes:
+        status: how the run ended (the attack may refine it for the whole result).
+        message: a one-line account of how it ended.
+        steps: optimiser steps taken.
+        distance: the lowest gradient distance the run reached; ``found`` is what reached it.
+        found: what the run found at that distance: the dummy images (DLG, Inverting
+            Gradients) or the dummy's state (text DLG).
+        label: DLG's jointly optimised soft label at that point, else None.
+        history: snapshots of the run.
+        distances: the gradient distance after every step.
+    """
+
+    status: Status
+    message: str
+    steps: int
+    distance: float
+    found: Any
+    label: Tensor | None = None
+    history: list[Snapshot] = field(default_factory=list)
+    distances: list[float] = field(default_factory=list)
+
+    def rank(self) -> tuple[bool, bool, float]:
+        """Smaller is better: a run that converged, then one that did not diverge, then the
+        lower distance (a NaN distance counts as infinite)."""
+        d = self.distance if math.isfinite(self.distance) else math.inf
+        return (self.status != "converged", self.status == "diverged", d)
+
+    @staticmethod
+    def best(attempts: list[Attempt]) -> Attempt:
+        """The best of several runs by :meth:`rank` (the first of equals).
+
+        Example:
+            >>> a = Attempt("stalled", "", 5, 0.1, None)
+            >>> b = Attempt("diverged", "", 2, 3.0, None)
+            >>> Attempt.best([a, b]) is a
+            True
+        """
+        return min(attempts, key=Attempt.rank)

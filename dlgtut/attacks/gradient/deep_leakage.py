@@ -35,7 +35,7 @@ from ...errors import AttackError, ConfigError, DataError
 from ...fl import SharedUpdate, one_hot, require_update, soft_cross_entropy
 from ...optim import CompactLBFGS
 from ...threads import threads_for
-from ..result import Reconstruction, Snapshot, Status
+from ..result import Attempt, Reconstruction, Snapshot, Status
 from ..stopping import StopRule
 from .closed_form import rgap_images, rgap_supported
 from .dlg_config import DLGConfig  # re-exported: part of this module's public names
@@ -191,7 +191,7 @@ def _run_once(
     init: str | None = None,
     iterations: int | None = None,
     start: Tensor | None = None,
-) -> tuple[Status, str, int, Tensor, Tensor | None, float, list[Snapshot], list[float]]:
+) -> Attempt:
     cfg = problem.cfg
     iterations = iterations or cfg.iterations
     kind = init or cfg.init
@@ -270,7 +270,7 @@ def _run_once(
     distances = rule.distances
     if cfg.snapshot_every and history[-1].iteration != step and math.isfinite(best[0]):
         history.append(Snapshot(step, best[1].clamp(0, 1).float().cpu(), best[0]))
-    return status, message, step, best[1], best[2], best[0], history, distances
+    return Attempt(status, message, step, best[0], best[1], best[2], history, distances)
 
 
 def dlg(
@@ -349,22 +349,28 @@ def _attack(update: SharedUpdate, cfg: DLGConfig, callback: Callback | None) -> 
         else:
             start, how = _analytic_start(problem, update)
     total_steps = 0
+    runs: list[Attempt] = []
     with tqdm(total=cfg.iterations, desc="DLG", disable=not cfg.progress, leave=False) as bar:
         for attempt in range(cfg.restarts + 1):
             bar.reset(total=cfg.iterations)
-            run = _run_once(problem, gen, callback, bar, deadline, total_steps,
-                            start=start if attempt == 0 else None)
-            status, message, steps, x, dummy_label, distance, history, distances = run
-            total_steps += steps
-            if status not in ("diverged", "stalled") or attempt == cfg.restarts:
+            runs.append(_run_once(problem, gen, callback, bar, deadline, total_steps,
+                                  start=start if attempt == 0 else None))
+            total_steps += runs[-1].steps
+            if runs[-1].status not in ("diverged", "stalled") or attempt == cfg.restarts:
                 break
             if deadline is not None and time.perf_counter() > deadline:
                 break
-    restarts = attempt
+    restarts = len(runs) - 1
+    kept = Attempt.best(runs)  # a restart that did worse does not replace a better run
+    status, message, steps = kept.status, kept.message, kept.steps
+    x, dummy_label, distance = kept.found, kept.label, kept.distance
+    history, distances = kept.history, kept.distances
     if how:
         message = f"{how}; {message}"
     if restarts:
-        message += f" (after {restarts} restart{'s' if restarts > 1 else ''})"
+        which = runs.index(kept) + 1
+        message += (f" (run {which} of {len(runs)}, after {restarts} restart"
+                    f"{'s' if restarts > 1 else ''}: the best)")
     count = identifiability(update)
     verify = cfg.verify_starts if cfg.verify_starts is not None else int(update.batch_size > 1)
     doubt = None  # why the batch is not identified, when it is not
@@ -382,14 +388,14 @@ def _attack(update: SharedUpdate, cfg: DLGConfig, callback: Callback | None) -> 
             for _ in range(verify):
                 other = _run_once(problem, gen, None, bar, deadline, total_steps, init="rand",
                                   iterations=budget)
-                total_steps += other[2]
-                if other[0] != "converged":
+                total_steps += other.steps
+                if other.status != "converged":
                     continue
-                worst = agreement(other[3].float().clamp(0, 1), x.float().clamp(0, 1))
+                worst = agreement(other.found.float().clamp(0, 1), x.float().clamp(0, 1))
                 if worst < AGREEMENT_PSNR:
-                    doubt = (f"another start matched the gradient as well ({other[5]:.2g}) with "
-                             f"other images (down to {worst:.1f} dB PSNR between the two): the "
-                             "gradient does not single out one batch")
+                    doubt = (f"another start matched the gradient as well "
+                             f"({other.distance:.2g}) with other images (down to {worst:.1f} dB "
+                             "PSNR between the two): the gradient does not single out one batch")
                     break
                 agreed.append(worst)
         if doubt is None:

@@ -42,7 +42,7 @@ from ...checks import seed as check_seed
 from ...errors import AttackError, ConfigError, DataError
 from ...fl import SharedUpdate, as_labels, one_hot, require_update, soft_cross_entropy
 from ...threads import threads_for
-from ..result import Reconstruction, Snapshot, Status
+from ..result import Attempt, Reconstruction, Snapshot, Status
 from .identifiability import UNINFORMATIVE, identifiability, input_sensitivity
 from .labels import LabelGuess, analytic_labels
 
@@ -269,7 +269,7 @@ def _trial(cfg, matcher, x, probs, bar, deadline):
             break
     if not message:
         message = f"ran all {cfg.iterations} steps; best cosine distance {best[0]:.3g}"
-    return status, message, step, best[1], best[0], history, distances
+    return Attempt(status, message, step, best[0], best[1], None, history, distances)
 
 
 def inverting_gradients(
@@ -336,20 +336,21 @@ def inverting_gradients(
     gen = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
     started = time.perf_counter()
     deadline = None if cfg.time_limit is None else started + cfg.time_limit
-    best = None
+    runs: list[Attempt] = []
     with threads_for(update.model), tqdm(total=cfg.iterations * cfg.trials, desc="IG",
                                          disable=not cfg.progress, leave=False) as bar:
-        trial = 0
-        for trial in range(cfg.trials):  # noqa: B007 (reported as restarts)
+        for _ in range(cfg.trials):
             start = _start(cfg, shape, gen).to(matcher.device)  # drawn on the CPU: same seeds
-            run = _trial(cfg, matcher, start, probs, bar, deadline)
-            if best is None or (math.isfinite(run[4]) and not run[4] >= best[4]):
-                best = run
-            if run[0] == "converged" or (deadline and time.perf_counter() > deadline):
+            runs.append(_trial(cfg, matcher, start, probs, bar, deadline))
+            if runs[-1].status == "converged" or (deadline and time.perf_counter() > deadline):
                 break
-    status, message, steps, x, distance, history, distances = best
+    best = Attempt.best(runs)
+    status, message, steps, x, distance = (best.status, best.message, best.steps, best.found,
+                                           best.distance)
+    history, distances = best.history, best.distances
+    trial = len(runs) - 1
     if cfg.trials > 1:
-        message += f" (best of {trial + 1} trials)"
+        message += f" (best of {len(runs)} trials)"
     count = identifiability(update)
     identified = count.possible and sensitivity >= UNINFORMATIVE
     if sensitivity < UNINFORMATIVE:

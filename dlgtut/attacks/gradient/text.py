@@ -59,7 +59,7 @@ from ...metrics import label_accuracy
 from ...optim import CompactLBFGS
 from ...text import TextBatch, TextUpdate, as_token_ids, require_text_update
 from ...threads import threads_for
-from ..result import Status
+from ..result import Attempt, Status
 from ..stopping import StopRule
 from .text_repair import TextProblem, bag_of_words, repair
 
@@ -295,7 +295,7 @@ class _Dummy:
 
 def _run_once(
     problem: TextProblem, cfg: TextDLGConfig, gen: torch.Generator, bar, deadline: float | None
-) -> tuple[Status, str, int, _Dummy, float, list[float]]:
+) -> Attempt:
     dummy = _Dummy(problem, cfg, gen)
     opt = CompactLBFGS(
         dummy.variables, max_iter=cfg.max_iter, history_size=cfg.history_size,
@@ -338,7 +338,7 @@ def _run_once(
     if status == "max_iterations" and not message:
         message = StopRule.exhausted(cfg.iterations, best[0])
     dummy.restore(best[1])
-    return status, message, step, dummy, best[0], rule.distances
+    return Attempt(status, message, step, best[0], dummy, distances=rule.distances)
 
 
 def text_dlg(
@@ -380,23 +380,21 @@ def text_dlg(
     gen = torch.Generator().manual_seed(cfg.seed)
     started = time.perf_counter()
     deadline = None if cfg.time_limit is None else started + cfg.time_limit
-    best = None
+    runs: list[Attempt] = []
     with threads_for(update.model), tqdm(total=cfg.iterations, desc="text DLG",
                                          disable=not cfg.progress, leave=False) as bar:
-        for attempt in range(cfg.restarts + 1):
+        for _ in range(cfg.restarts + 1):
             bar.reset(total=cfg.iterations)
-            run = _run_once(problem, cfg, gen, bar, deadline)
-            rank = (run[0] == "diverged", run[4] if math.isfinite(run[4]) else math.inf)
-            if best is None or rank < best[0]:
-                best = (rank, *run, attempt)
-            if run[0] == "converged":
+            runs.append(_run_once(problem, cfg, gen, bar, deadline))
+            if runs[-1].status == "converged":
                 break
             if deadline is not None and time.perf_counter() > deadline:
                 break
-    assert best is not None
-    _, status, message, steps, dummy, _, distances, attempt = best
-    if attempt:
-        message += f" (run {attempt + 1} of {cfg.restarts + 1})"
+    best = Attempt.best(runs)
+    status, message, steps, dummy = best.status, best.message, best.steps, best.found
+    distances, attempt = best.distances, runs.index(best)
+    if len(runs) > 1:
+        message += f" (run {attempt + 1} of {len(runs)}: the best)"
     tokens, tokens_any = dummy.nearest(bag), dummy.nearest(everything)
     exact = problem.exact(tokens)
     if cfg.refine and cfg.refine_evals and not exact < (cfg.stop_distance or 0.0):
@@ -425,7 +423,7 @@ def text_dlg(
         iterations=steps,
         seconds=time.perf_counter() - started,
         distance=exact,
-        restarts=attempt,
+        restarts=len(runs) - 1,
         distances=distances,
         message=message,
     )

@@ -97,7 +97,7 @@ def test_divergence_triggers_a_restart(photos):
     rec = _leak(_photo(photos, "astronaut"), [3], config=DLGConfig.paper(restarts=1,
                                                                         iterations=60))
     assert rec.restarts == 1 and rec.status == "diverged"
-    assert "(after 1 restart)" in rec.message
+    assert "after 1 restart" in rec.message
 
 
 def test_stop_rule_and_time_limit(digits):
@@ -220,3 +220,20 @@ def test_where_no_closed_form_applies_the_start_is_grey_and_says_why(digits):
     update = Participant(relu).fedsgd(PrivateBatch(digits.images[:1], digits.labels[:1]))
     rec = dlg(update, iterations=2, progress=False)
     assert "no closed form for a model it cannot invert" in rec.message
+
+
+def test_a_worse_restart_does_not_replace_a_better_run(digits, monkeypatch):
+    """A run that stalls close to the image, then a restart that diverges: the attack keeps
+    the first (it used to return whatever the last restart left)."""
+    from dlgtut.attacks.gradient import deep_leakage
+    from dlgtut.attacks.result import Attempt
+
+    images, labels = digits.images[:1], torch.tensor([0])
+    close, far = images.clone(), torch.rand_like(images)
+    runs = iter([Attempt("stalled", "stalled at step 40", 40, 1e-4, close),
+                 Attempt("diverged", "the distance exploded", 3, 5.0, far)])
+    monkeypatch.setattr(deep_leakage, "_run_once", lambda *a, **k: next(runs))
+    rec = _leak(images, labels, classes=10, restarts=1, init="grey", verify_starts=0)
+    assert rec.restarts == 1 and rec.status == "stalled" and rec.distance == 1e-4
+    assert torch.equal(rec.images, close.clamp(0, 1)) and rec.iterations == 40
+    assert "run 1 of 2" in rec.message

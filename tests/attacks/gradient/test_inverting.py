@@ -158,3 +158,18 @@ def test_total_variation_and_cosine_distance_refuse_bad_input(refused):
     refused(DataError, "two non-empty lists of tensors of the same shapes", cosine_distance,
             [torch.zeros(2)], [torch.zeros(3)])
     refused(DataError, "two non-empty lists of tensors", cosine_distance, [], [])
+
+
+def test_the_best_trial_is_kept_and_named(chelsea, monkeypatch):
+    from dlgtut.attacks.gradient import inverting
+    from dlgtut.attacks.result import Attempt
+
+    update = Participant(_relu_net()).fedsgd(chelsea)
+    good = chelsea.images.clone()
+    trials = iter([Attempt("max_iterations", "ran out", 30, 0.2, torch.rand_like(good)),
+                   Attempt("max_iterations", "ran out", 30, 0.05, good),
+                   Attempt("diverged", "NaN", 2, float("nan"), torch.rand_like(good))])
+    monkeypatch.setattr(inverting, "_trial", lambda *a, **k: next(trials))
+    rec = inverting_gradients(update, iterations=30, trials=3, progress=False)
+    assert torch.equal(rec.images, good) and rec.distance == 0.05
+    assert rec.restarts == 2 and "best of 3 trials" in rec.message

@@ -272,3 +272,26 @@ def test_token_accuracy_refuses_ids_that_are_not_integers(refused):
     refused(DataError, "pred must be integers, got dtype torch.float32", token_accuracy,
             ids.float(), ids)
     refused(DataError, "truth must have 2 dimensions (N x T)", token_accuracy, ids, ids[0])
+
+
+def test_restarts_keep_the_best_run(monkeypatch):
+    """Two real runs, the second made to look diverged and far: the tokens returned are the
+    first run's (the attack ranks its runs with dlgtut.attacks.result.Attempt)."""
+    import dataclasses
+
+    from dlgtut.attacks.gradient import text as text_module
+
+    _, update = _update([FIRST], length=8)
+    real, kept = text_module._run_once, []
+
+    def tampered(*args, **kwargs):
+        run = real(*args, **kwargs)
+        if kept:
+            return dataclasses.replace(run, status="diverged", distance=1e9)
+        kept.append(run.found.nearest(torch.arange(len(VOCAB))).clone())
+        return dataclasses.replace(run, status="stalled")
+
+    monkeypatch.setattr(text_module, "_run_once", tampered)
+    rec = text_dlg(update, restarts=1, iterations=5, refine=False, progress=False)
+    assert rec.restarts == 1 and "run 1 of 2" in rec.message
+    assert torch.equal(rec.tokens_any, kept[0].cpu())
