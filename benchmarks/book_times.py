@@ -10,6 +10,12 @@ whose total exceeds --budget (300 s, what the book's issue allowed for the whole
     .venv/bin/python benchmarks/book_times.py --full           # reduced and full mode
     .venv/bin/python benchmarks/book_times.py --only deep_leakage defenses
     .venv/bin/python benchmarks/book_times.py --cells 5      # and each chapter's 5 slowest cells
+    .venv/bin/python benchmarks/book_times.py --full --write # and record them for the chapters
+
+With ``--write`` (needs ``--full``) the seconds of both modes go into
+``dlgtut/assets/run_times.json``, which every chapter reads for the run times it states at its
+top (``dlgtut.chapter.glue_run_times``). Measure alone on the machine: two busy processes on two
+cores slow each other down several times over.
 """
 
 from __future__ import annotations
@@ -78,6 +84,23 @@ def run(path: Path, quick: bool, timeout: int) -> tuple[float, str | None, list]
     return time.perf_counter() - started, error, cell_seconds(nb)
 
 
+def write_run_times(measured: dict[str, dict[str, float]]) -> None:
+    """Merge ``measured`` ({chapter: {"full": s, "quick": s}}) into dlgtut's run-time file."""
+    import json
+
+    import torch
+
+    path = ROOT / "dlgtut" / "assets" / "run_times.json"
+    data = json.loads(path.read_text()) if path.exists() else {"chapters": {}}
+    data["chapters"].update(measured)
+    data["chapters"] = dict(sorted(data["chapters"].items()))
+    data["measured"] = (f"{datetime.now():%Y-%m-%d}, each chapter alone, {os.cpu_count()} CPU "
+                        f"cores ({platform.machine()}), Python {platform.python_version()}, "
+                        f"torch {torch.__version__}, offline data")
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {len(measured)} chapters' run times to {path.relative_to(ROOT)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also run each chapter in full mode")
@@ -87,7 +110,11 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     parser.add_argument("--cells", type=int, default=0, metavar="N",
                         help="also print each run's N slowest cells")
+    parser.add_argument("--write", action="store_true",
+                        help="record the seconds in dlgtut/assets/run_times.json (with --full)")
     args = parser.parse_args()
+    if args.write and not args.full:
+        parser.error("--write needs --full: the chapters state both run times")
 
     paths = chapters()
     if args.only:
@@ -102,10 +129,14 @@ def main() -> int:
 
     totals = dict.fromkeys(modes, 0.0)
     failed = False
+    measured = {}
     for path in paths:
         columns, slowest = [], []
         for mode in modes:
             seconds, error, timed = run(path, quick=mode == "reduced", timeout=args.timeout)
+            if error is None:
+                measured.setdefault(path.stem, {})["quick" if mode == "reduced" else "full"] = \
+                    round(seconds, 1)
             totals[mode] += seconds
             columns.append(f"{seconds:>14.1f}" if error is None else f"{'FAILED':>14}")
             if error is not None:
@@ -116,6 +147,9 @@ def main() -> int:
         for mode, seconds, index, first in slowest:
             print(f"    {mode:<8} cell {index:>3} {seconds:>7.1f} s  {first}", flush=True)
     print(f"{'total':<24}" + "".join(f"{totals[m]:>14.1f}" for m in modes))
+
+    if args.write:
+        write_run_times({k: v for k, v in measured.items() if len(v) == 2})
 
     if not args.only and totals["reduced"] > args.budget:
         print(f"reduced run: {totals['reduced']:.0f} s > budget {args.budget:.0f} s")

@@ -13,6 +13,9 @@ versions the book was built with. Every chapter imports these instead of the boo
   the CPU's kernels, the thread count and the library versions (the Beyond DLG chapter once
   gave 17.4 and 22.4 dB on two CPUs): *Run all* goes on.
 * :func:`table` shows rows as a Markdown table.
+* :func:`glue_run_times` glues how long the chapter takes, in full and quick mode, as measured
+  alone on a 2-core CPU (``benchmarks/book_times.py --write`` records it in
+  ``dlgtut/assets/run_times.json``), for the note at the top of every chapter.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["STRICT_ENV", "ChapterCheckWarning", "check", "glue", "strict", "table"]
+__all__ = ["RUN_TIME_KEYS", "STRICT_ENV", "ChapterCheckWarning", "check", "duration", "glue",
+           "glue_run_times", "run_times", "strict", "table"]
 
 STRICT_ENV = "DLGTUT_STRICT"
 """Set to ``1`` (the book build and the tests do) to make a failed :func:`check` an error."""
@@ -127,3 +131,47 @@ def table(rows: Iterable[Sequence[Any]], header: Sequence[str]) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown("\n".join(lines)))
+
+
+RUN_TIMES = "run_times.json"
+"""The file in ``dlgtut/assets/`` that holds the chapters' measured run times."""
+
+RUN_TIME_KEYS = ("run_full", "run_quick")
+"""The keys :func:`glue_run_times` glues (the full and the quick run)."""
+
+
+def run_times(chapter: str) -> dict[str, float]:
+    """Seconds ``chapter`` took top to bottom, ``{"full": s, "quick": s}``, alone on the
+    machine recorded with them (``benchmarks/book_times.py --write``).
+
+    Raises:
+        KeyError: a chapter that was never measured.
+    """
+    import json
+    from importlib import resources
+
+    data = json.loads(resources.files("dlgtut").joinpath("assets", RUN_TIMES).read_text())
+    if chapter not in data["chapters"]:
+        raise KeyError(f"no run time recorded for the chapter {chapter!r}: run "
+                       "benchmarks/book_times.py --full --write")
+    return dict(data["chapters"][chapter])
+
+
+def duration(seconds: float) -> str:
+    """A run time as a reader plans with it: "40 seconds", "1 minute", "9 minutes".
+
+    Example:
+        >>> duration(34), duration(75), duration(454)
+        ('30 seconds', '1 minute', '8 minutes')
+    """
+    if seconds < 60:
+        return f"{max(10, round(seconds / 10) * 10)} seconds"
+    minutes = round(seconds / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def glue_run_times(chapter: str) -> None:
+    """Glue ``run_full`` and ``run_quick``: the chapter's run times (:func:`run_times`)."""
+    times = run_times(chapter)
+    for key, mode in zip(RUN_TIME_KEYS, ("full", "quick"), strict=True):
+        glue(key, duration(times[mode]), display=False)

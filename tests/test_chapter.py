@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,40 @@ def test_table_shows_markdown_and_refuses_ragged_rows(monkeypatch):
     assert shown[0].data == "| n | letter |\n|---|---|\n| 1 | a |\n| 2 | b |"
     with pytest.raises(ValueError, match="a row of 1 cells under 2 headers"):
         table([(1,)], ["n", "letter"])
+
+
+def test_every_chapter_states_its_measured_run_times():
+    """Each chapter opens with its run time in full and quick mode, glued from the measured
+    file (benchmarks/book_times.py --full --write), and says how to switch."""
+    import jupytext
+
+    from dlgtut.chapter import run_times
+
+    root = Path(__file__).resolve().parents[1]
+    chapters = [p for p in sorted((root / "book").glob("*.md")) if "\nkernelspec:" in p.read_text()]
+    assert chapters
+    for path in chapters:
+        times = run_times(path.stem)
+        assert 0 < times["quick"] < times["full"], (path.stem, times)
+        text = path.read_text()
+        before_code = text[:text.index("```{code-cell}")]
+        assert "{glue:text}`run_full`" in before_code and "{glue:text}`run_quick`" in before_code
+        assert "QUICK = True" in before_code, f"{path.name} does not say how to switch"
+        setup = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"][1]
+        assert f'glue_run_times("{path.stem}")' in setup and "QUICK = " in setup
+
+
+@pytest.mark.parametrize("seconds, text", [(4, "10 seconds"), (34, "30 seconds"),
+                                           (59, "60 seconds"), (89, "1 minute"),
+                                           (90, "2 minutes"), (454, "8 minutes")])
+def test_durations_read_as_a_reader_plans(seconds, text):
+    from dlgtut.chapter import duration
+
+    assert duration(seconds) == text
+
+
+def test_a_chapter_never_measured_is_named():
+    from dlgtut.chapter import run_times
+
+    with pytest.raises(KeyError, match="no run time recorded for the chapter 'nope'"):
+        run_times("nope")

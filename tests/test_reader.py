@@ -106,6 +106,45 @@ def test_a_chapter_runs_top_to_bottom_as_a_reader_runs_it(session, md, capsys):
     assert result.cells > 3
 
 
+def test_widgets_and_progress_bars_work_with_colab_s_ipywidgets(session):
+    """Colab serves ipywidgets 7.7.1: dlgtut keeps it, tqdm's bars are widgets there (not the
+    text fallback), an attack's progress bar and the explorer's controls run on it."""
+    first = _first_cells()["book/deep_leakage"]
+    nb = session.run_cells("widgets", first, [
+        "import ipywidgets, tqdm.auto, tqdm.notebook\n"
+        "print('ipywidgets', ipywidgets.__version__)\n"
+        "bar = tqdm.auto.tqdm(range(3))\n"
+        "for _ in bar:\n    pass\n"
+        "print('widget bar', isinstance(bar, tqdm.notebook.tqdm_notebook))",
+        "from dlgtut.attacks import dlg\n"
+        "from dlgtut.data import load_dataset\n"
+        "from dlgtut.fl import Participant, PrivateBatch\n"
+        "from dlgtut.models import LeNet\n"
+        "digits = load_dataset('digits', size=16)\n"
+        "X, y, _ = digits.batch(0, 1)\n"
+        "rec = dlg(Participant(LeNet(1, 10, 16, seed=0)).fedsgd(PrivateBatch(X, y)),\n"
+        "          iterations=3, init='grey', progress=True)\n"
+        "print('steps', rec.iterations)",
+        "button = ipywidgets.Button(description='Run')\n"
+        "clicked = []\n"
+        "button.on_click(clicked.append)\n"
+        "slider = ipywidgets.IntSlider(value=0, max=3)\n"
+        "seen = []\n"
+        "slider.observe(lambda change: seen.append(change['new']), names='value')\n"
+        "display(ipywidgets.VBox([button, slider]))\n"
+        "button.click()\n"
+        "slider.value = 2\n"
+        "print('clicked', len(clicked), 'seen', seen)",
+    ])
+    outputs = [out for cell in nb.cells[1:] for out in cell.get("outputs", [])]
+    text = "".join(out.get("text", "") for out in outputs if out["output_type"] == "stream")
+    views = [out for out in outputs if "application/vnd.jupyter.widget-view+json" in
+             out.get("data", {})]
+    assert "ipywidgets 7.7.1" in text and "widget bar True" in text, text
+    assert "clicked 1 seen [2]" in text, text
+    assert len(views) >= 3, "tqdm's bars and the controls should display as widgets"
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     pytest.importorskip("otter", reason="building the assignments needs dlgtut[assign]")

@@ -105,7 +105,8 @@ def test_the_wheel_holds_the_package_its_data_and_the_licences_only(wheel_names)
                if "__pycache__" not in p.parts}
     in_wheel = set(wheel_names)
     assert package <= in_wheel, f"missing from the wheel: {sorted(package - in_wheel)}"
-    assert "dlgtut/assets/corpus.txt" in in_wheel
+    data = {p.relative_to(ROOT).as_posix() for p in (ROOT / "dlgtut" / "assets").iterdir()}
+    assert data and data <= in_wheel, f"data missing from the wheel: {sorted(data - in_wheel)}"
     [dist_info] = {n.split("/")[0] for n in wheel_names if ".dist-info/" in n}
     for name in LICENCES:
         assert f"{dist_info}/licenses/{name}" in in_wheel, name

@@ -704,7 +704,12 @@ def _walk(statements: list[ast.stmt], scopes: list[dict[str, Any]], keys: set[st
 
 
 def _glue_calls(node: ast.AST, scopes: list[dict[str, Any]], keys: set[str]) -> None:
+    from dlgtut.chapter import RUN_TIME_KEYS
+
     for call in ast.walk(node):
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                and call.func.id == "glue_run_times"):
+            keys.update(RUN_TIME_KEYS)  # dlgtut.chapter.glue_run_times glues these
         if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
                 and call.func.id == "glue" and call.args):
             expr = call.args[0]

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 from filelock import FileLock
 
 from . import envs, notebooks
@@ -85,6 +86,20 @@ class Session:
                                  self.folder / "kernels", self.environment())
         finally:
             self.discard(name)
+
+    def run_cells(self, name: str, install_cell: str, cells: list[str]) -> nbformat.NotebookNode:
+        """A notebook of ``cells`` after ``install_cell`` (a chapter's first cell), executed
+        like a chapter; the executed notebook, to inspect its outputs."""
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+            notebooks.with_wheel(install_cell, self.wheel()))] + [
+            nbformat.v4.new_code_cell(src) for src in cells])
+        env = f"cells-{name}"
+        try:
+            notebooks.run(nb, name, self.clone(env), self.workdir(env), self.folder / "kernels",
+                          self.environment())
+        finally:
+            self.discard(env)
+        return nb
 
     def run_assignment(self, name: str, built) -> tuple[notebooks.Run, dict[str, str]]:
         """The published student notebook with the reference answers, tests from ``built``."""
