@@ -7,14 +7,20 @@ For one example with softmax cross entropy, the last linear layer's weight gradi
 where ``a`` is the layer's input and ``p`` the softmax output. When ``a`` is non-negative (after a
 Sigmoid or a ReLU) only the true class has ``p_i - y_i < 0``, so its row sums to a negative
 number and every other row to a positive one: the label is the row with the smallest sum
-(Zhao, Mopuri and Bilen, iDLG, 2020).
+(Zhao, Mopuri and Bilen, iDLG, 2020). The layer's bias gradient is ``p - y`` itself, with
+exactly one negative entry, the label's, *whatever* the activation before the layer: where the
+layer has a bias, :func:`analytic_labels` reads one example's label there (a Tanh network's
+features can be negative, and its row sums then mislead).
 
 For a batch averaged over ``N`` examples with distinct labels, row ``c`` sums
 ``(1/N) sum_n (p_nc - y_nc) sum(a_n)``; the rows of the classes present are negative because
 each carries a ``-(1 - p)`` term while the others only collect small ``p`` terms. The labels are
-therefore the ``N`` rows with the most negative sums (the rule GradInversion and Inverting
-Gradients use). With repeated labels fewer than ``N`` rows are negative; the rule then still
-returns ``N`` classes, the most negative ones, and cannot tell which class repeats.
+therefore the ``N`` rows with the most negative sums: iDLG's rule extended to a batch, as this
+library uses it (no paper is its source). It is not GradInversion's rule (Yin et al. 2021),
+which ranks the rows by their *minimum* entry (:func:`gradinversion_labels`), and Inverting
+Gradients (Geiping et al. 2020) assumes the labels are known. With repeated labels fewer than
+``N`` rows are negative; the rule then still returns ``N`` classes, the most negative ones, and
+cannot tell which class repeats.
 
 The sign rule fails when the model puts much of its probability on one class for every input
 and that class is also a label: the other examples' ``p`` terms outweigh the ``-(1 - p)``
@@ -60,6 +66,7 @@ __all__ = [
     "last_layer_gradient",
     "idlg_label",
     "batch_labels",
+    "gradinversion_labels",
     "label_counts",
     "infer_labels",
     "analytic_labels",
@@ -144,6 +151,32 @@ def batch_labels(last_weight_grad: Tensor, batch_size: int) -> Tensor:
     return torch.sort(torch.argsort(rows)[:batch_size]).values
 
 
+def gradinversion_labels(last_weight_grad: Tensor, batch_size: int) -> Tensor:
+    """GradInversion's labels of a batch with distinct labels (Yin et al., CVPR 2021, eq. 4):
+    the ``batch_size`` rows whose smallest entry is the most negative, sorted.
+
+    With non-negative features the true classes' rows hold the negative entries; their minimum
+    is less diluted by the other examples than their sum.
+
+    Raises:
+        DataError: ``last_weight_grad`` is not a ``K x F`` float tensor of finite values.
+        ConfigError: ``batch_size`` is not a positive integer.
+        AttackError: more examples than classes.
+
+    Example:
+        >>> g = torch.tensor([[0.1, 0.2], [-0.5, 0.9], [0.3, -0.1], [0.2, 0.2]])
+        >>> gradinversion_labels(g, 2).tolist()
+        [1, 2]
+    """
+    _weight_gradient(last_weight_grad)
+    integer(batch_size, "batch_size", low=1)
+    minima = last_weight_grad.min(dim=-1).values
+    if batch_size > minima.numel():
+        raise AttackError(f"batch of {batch_size} cannot have distinct labels among "
+                          f"{minima.numel()}")
+    return torch.sort(torch.argsort(minima)[:batch_size]).values
+
+
 def _last_layer_bias(gradient: Sequence[Tensor], num_classes: int) -> Tensor | None:
     """The classifier's bias gradient: a 1-D tensor of ``num_classes`` entries right after its
     weight gradient, or None when the layer has no bias."""
@@ -211,7 +244,9 @@ class LabelGuess:
 
     Attributes:
         labels: ``N`` labels in increasing order, on the CPU.
-        rule: ``"idlg"`` (one example), ``"sign"`` (the negative rows), ``"counts"`` (the
+        rule: ``"bias"`` (one example: the negative entry of the bias gradient), ``"idlg"``
+            (one example, no bias: the row with the lowest sum), ``"sign"`` (the negative
+            rows), ``"counts"`` (the
             ``N`` largest label counts, distinct labels) or ``"repeated-counts"`` (rounded
             label counts, labels may repeat).
         warning: one line when an assumption of the distinct-label rules did not hold (the
@@ -238,7 +273,9 @@ def _repeats_evident(counts: Tensor, negative_rows: int, n: int) -> bool:
 def analytic_labels(update: SharedUpdate, *, repeated: bool | None = None) -> LabelGuess:
     """Analytic labels for a shared update, with the rule used and any warning.
 
-    One example: iDLG's rule. A batch with distinct labels (``repeated=False``): the classes of
+    One example: the one negative entry of the classifier's bias gradient, which holds for any
+    activation; without a bias, iDLG's row-sum rule (which needs non-negative features). A
+    batch with distinct labels (``repeated=False``): the classes of
     the negative weight-gradient rows when there are exactly ``N`` of them, else the ``N``
     largest :func:`label_counts` (when the classifier has a bias; without one, the ``N`` most
     negative rows). A batch that may repeat labels (``repeated=True``): the label counts rounded
@@ -271,9 +308,12 @@ def analytic_labels(update: SharedUpdate, *, repeated: bool | None = None) -> La
     gradient = update.gradient()
     w = last_layer_gradient(gradient, update.num_classes)
     n, k = update.batch_size, update.num_classes
+    bias = _last_layer_bias(gradient, k)
+    if n == 1 and bias is not None:
+        return LabelGuess(torch.argmin(bias).reshape(1).cpu(), "bias")
     if n == 1:
         return LabelGuess(torch.tensor([idlg_label(w)]), "idlg")
-    has_bias = _last_layer_bias(gradient, k) is not None
+    has_bias = bias is not None
     if repeated or (repeated is None and n > k):
         counts = rounded_counts(label_counts(update), n)
         return LabelGuess(torch.repeat_interleave(torch.arange(k), counts), "repeated-counts")
