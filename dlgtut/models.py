@@ -17,6 +17,7 @@ from .checks import flag, integer, module
 from .checks import seed as check_seed
 from .device import resolve_device
 from .errors import ConfigError
+from .seeding import seeded
 
 __all__ = ["LeNet", "ResNet", "paper_init_", "build_model", "MODEL_NAMES", "layer_chain"]
 
@@ -36,31 +37,40 @@ def _check_seed(seed: int | None) -> None:
         check_seed(seed)
 
 
-def paper_init_(model: nn.Module, seed: int | None = None) -> nn.Module:
+def paper_init_(model: nn.Module, seed: int | None = None, *,
+                generator: torch.Generator | None = None) -> nn.Module:
     """Draw every weight and bias from U(-0.5, 0.5), as the original DLG code does.
 
-    Modules are visited in ``model.apply`` order and each draws its weight, then its bias, from
-    the global torch generator. With ``seed`` the generator is seeded first, exactly where the
-    original script calls ``torch.manual_seed(1234)``: the weights, and the random numbers drawn
-    after them, then match that script.
+    Modules are visited in ``model.apply`` order and each draws its weight, then its bias. With
+    ``seed`` the draws are those of the original script after its ``torch.manual_seed(1234)``
+    (:func:`~dlgtut.seeding.seeded`: the global generator is left as it was); with
+    ``generator`` they come from that generator, which then stands where the original's global
+    stream stands after the initialisation (the DLG attack's paper settings draw their start
+    from there); with neither, from the global generator's current stream.
 
     Args:
         model: the network to initialise in place.
-        seed: seed for the global generator, or None to continue its current stream.
+        seed: the seed of the draws, or None.
+        generator: a CPU generator to draw from instead (not with ``seed``).
     """
     module(model)
     _check_seed(seed)
-    if seed is not None:
-        torch.manual_seed(seed)
+    if seed is not None and generator is not None:
+        raise ConfigError("paper_init_ takes a seed or a generator, not both")
 
     def init(m: nn.Module) -> None:
         with torch.no_grad():
-            if getattr(m, "weight", None) is not None:
-                m.weight.uniform_(-0.5, 0.5)
-            if getattr(m, "bias", None) is not None:
-                m.bias.uniform_(-0.5, 0.5)
+            for name in ("weight", "bias"):
+                p = getattr(m, name, None)
+                if p is None:
+                    continue
+                if generator is None:
+                    p.uniform_(-0.5, 0.5)
+                else:  # drawn on the CPU from the generator, as the global stream draws
+                    p.copy_(torch.empty(p.shape).uniform_(-0.5, 0.5, generator=generator))
 
-    model.apply(init)
+    with seeded(seed):
+        model.apply(init)
     return model
 
 
@@ -81,7 +91,8 @@ class LeNet(nn.Module):
         num_classes: number of outputs.
         image_size: height and width of the (square) input.
         activation: ``"sigmoid"`` (the paper's), ``"relu"`` or ``"tanh"``.
-        seed: if given, the global generator is seeded before the weights are drawn; if None
+        seed: if given, the weights are drawn after ``torch.manual_seed(seed)`` on a fork of the
+            global generator, which is left as it was (:func:`~dlgtut.seeding.seeded`); if None
             they are drawn from its current stream.
         init: ``"paper"`` draws every weight and bias from U(-0.5, 0.5) (:func:`paper_init_`,
             the original code's); ``"default"`` keeps PyTorch's layer initialisation (scaled
@@ -111,21 +122,22 @@ class LeNet(nn.Module):
             integer(value, name, low=1)
         _check_seed(seed)
         act = _activation(activation)
-        self.body = nn.Sequential(
-            nn.Conv2d(in_channels, 12, kernel_size=5, padding=2, stride=2),
-            act(),
-            nn.Conv2d(12, 12, kernel_size=5, padding=2, stride=2),
-            act(),
-            nn.Conv2d(12, 12, kernel_size=5, padding=2, stride=1),
-            act(),
-        )
-        side = math.ceil(math.ceil(image_size / 2) / 2)
-        if init == "default" and seed is not None:
-            torch.manual_seed(seed)
-            self.body.apply(_reset)  # layers drawn again, in order, from the seeded stream
-        self.fc = nn.Sequential(nn.Linear(12 * side * side, num_classes))
-        if init == "paper":
-            paper_init_(self, seed)
+        with seeded(seed):  # the global generator is left as it was (dlgtut.seeding)
+            self.body = nn.Sequential(
+                nn.Conv2d(in_channels, 12, kernel_size=5, padding=2, stride=2),
+                act(),
+                nn.Conv2d(12, 12, kernel_size=5, padding=2, stride=2),
+                act(),
+                nn.Conv2d(12, 12, kernel_size=5, padding=2, stride=1),
+                act(),
+            )
+            side = math.ceil(math.ceil(image_size / 2) / 2)
+            if init == "default" and seed is not None:
+                torch.manual_seed(seed)  # inside the fork: the layers drawn again, in order
+                self.body.apply(_reset)
+            self.fc = nn.Sequential(nn.Linear(12 * side * side, num_classes))
+            if init == "paper":
+                paper_init_(self, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(x)
@@ -219,25 +231,24 @@ class ResNet(nn.Module):
         flag(strides, "strides")
         flag(batch_norm, "batch_norm")
         _check_seed(seed)
-        if seed is not None:
-            torch.manual_seed(seed)
-        n = (depth - 2) // 6
-        act = _activation(activation)
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1, bias=not batch_norm),
-            nn.BatchNorm2d(width) if batch_norm else nn.Identity(),
-            act(),
-        )
-        blocks: list[nn.Module] = []
-        cin = width
-        for stage, cout in enumerate((width, 2 * width, 4 * width)):
-            for i in range(n):
-                stride = 2 if (strides and stage > 0 and i == 0) else 1
-                blocks.append(_Block(cin, cout, stride, act, batch_norm))
-                cin = cout
-        self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(cin, num_classes)
+        with seeded(seed):  # the global generator is left as it was
+            n = (depth - 2) // 6
+            act = _activation(activation)
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, width, 3, padding=1, bias=not batch_norm),
+                nn.BatchNorm2d(width) if batch_norm else nn.Identity(),
+                act(),
+            )
+            blocks: list[nn.Module] = []
+            cin = width
+            for stage, cout in enumerate((width, 2 * width, 4 * width)):
+                for i in range(n):
+                    stride = 2 if (strides and stage > 0 and i == 0) else 1
+                    blocks.append(_Block(cin, cout, stride, act, batch_norm))
+                    cin = cout
+            self.blocks = nn.Sequential(*blocks)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.pool(self.blocks(self.stem(x)))

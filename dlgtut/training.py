@@ -25,6 +25,7 @@ from .checks import (
 )
 from .checks import seed as check_seed
 from .errors import ConfigError, DataError
+from .seeding import seeded
 
 __all__ = ["MLP", "train_classifier", "predict_logits"]
 
@@ -65,14 +66,15 @@ class MLP(nn.Module):
         for h in hidden:
             integer(h, "every hidden width", low=1)
         if seed is not None:
-            torch.manual_seed(check_seed(seed))
-        layers: list[nn.Module] = [nn.Flatten()]
-        width = in_features
-        for h in hidden:
-            layers += [nn.Linear(width, h), acts[activation]()]
-            width = h
-        layers.append(nn.Linear(width, num_classes))
-        self.net = nn.Sequential(*layers)
+            check_seed(seed)
+        with seeded(seed):  # the global generator is left as it was (dlgtut.seeding)
+            layers: list[nn.Module] = [nn.Flatten()]
+            width = in_features
+            for h in hidden:
+                layers += [nn.Linear(width, h), acts[activation]()]
+                width = h
+            layers.append(nn.Linear(width, num_classes))
+            self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

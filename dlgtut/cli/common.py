@@ -41,6 +41,7 @@ __all__ = [
     "out_dir",
     "add_out",
     "data_dir",
+    "add_fallback",
     "add_device",
     "resolve_device_option",
     "prepare_out",
@@ -166,6 +167,15 @@ def data_dir(text: str) -> Path:
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"--data-dir {path} is a file, not a folder")
     return path
+
+
+def add_fallback(group) -> None:
+    """``--fallback``: a dataset that cannot be downloaded is replaced by its offline stand-in
+    only when asked (what loads is named in the output and in metrics.json)."""
+    group.add_argument("--fallback", action="store_true",
+                       help="if the dataset cannot be downloaded (no network, a mirror down), "
+                       "use its offline stand-in (cifar100 -> photos, lfw -> faces, mnist -> "
+                       "digits), named in metrics.json, instead of stopping")
 
 
 # dlgtut.device.DEVICE_CHOICES, written out so that parsing the options does not import torch

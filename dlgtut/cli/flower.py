@@ -20,6 +20,7 @@ import time
 from ..errors import ConfigError
 from .common import (
     add_device,
+    add_fallback,
     add_out,
     data_dir,
     only_with,
@@ -85,6 +86,7 @@ def add_parser(sub) -> None:
                       help="the DLG paper's Sigmoid LeNet (default) or its ReLU variant")
     data.add_argument("--data-dir", type=data_dir, default=None,
                       help="where datasets are downloaded (default $DLGTUT_DATA or ~/.cache)")
+    add_fallback(data)
     atk = p.add_argument_group("the curious server's attack")
     atk.add_argument("--attack", choices=("dlg", "ig"), default="dlg",
                      help="dlg (dlgtut's DLG, default) or ig (Inverting Gradients, which "
@@ -191,6 +193,7 @@ def run(args) -> int:
         algorithm=args.algorithm, lr=args.lr, local_steps=args.local_steps or 1,
         batch_size=args.batch_size, full_batch=args.full_batch, defense=args.defense or "",
         defense_value=args.defense_value or 0.0,
+        fallback=args.fallback,
     )
     attack, config = server_attack(args.attack, iterations=args.iterations, seed=args.seed,
                                    **({} if args.tv is None else {"tv_weight": args.tv}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .common import (
     add_device,
+    add_fallback,
     add_out,
     non_negative_int,
     only_with,
@@ -34,7 +35,8 @@ def add_parser(sub) -> None:
         "samples are judged by a classifier trained on data no participant holds.",
     )
     g.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
-                   help="digits ship offline; mnist is downloaded when possible, else digits")
+                   help="digits ship offline; mnist is downloaded (see --fallback)")
+    add_fallback(g)
     g.add_argument("--victim-class", type=non_negative_int("victim class"), default=3,
                    help="the class only the victim holds, 0 to 9 (default 3)")
     g.add_argument("--participants", type=positive_int("participants", 1000), default=4,
@@ -73,7 +75,8 @@ def run(args) -> int:
     cfg = GANAttackConfig(dataset=args.dataset, victim_class=args.victim_class,
                           participants=args.participants, rounds=args.rounds, mode=args.mode,
                           dp_victim=args.dp, noise_multiplier=noise,
-                          eval_every=args.eval_every, seed=args.seed, progress=not args.quiet)
+                          eval_every=args.eval_every, seed=args.seed, progress=not args.quiet,
+                          fallback=args.fallback)
     out = prepare_out(args.out)
     fed = federation(cfg, device=args.device)
     res = gan_attack(cfg, setting=fed, device=args.device)

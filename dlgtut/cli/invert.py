@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .common import (
     add_device,
+    add_fallback,
     add_out,
     data_dir,
     non_negative_int,
@@ -53,6 +54,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=seed, default=0, help="seeds the split and the models (0)")
     p.add_argument("--data-dir", type=data_dir, default=None,
                    help="where lfw is downloaded (default $DLGTUT_DATA or ~/.cache)")
+    add_fallback(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(p)
     add_out(p, "metrics.json, inversions.png, inversions.npy")
@@ -80,7 +82,8 @@ def run(args) -> int:
     from ..training import predict_logits
 
     out = prepare_out(args.out)
-    data = inversion_data(args.dataset, identities=args.identities or 5, root=args.data_dir)
+    data = inversion_data(args.dataset, identities=args.identities or 5, root=args.data_dir,
+                          fallback=args.fallback)
     num_classes = len(data.classes)
     classes = list(range(num_classes)) if args.classes is None else args.classes
     bad = [c for c in classes if not 0 <= c < num_classes]

@@ -18,6 +18,7 @@ from . import leak_malicious, leak_text
 from .common import (
     IMAGE_CLASSES,
     add_device,
+    add_fallback,
     add_out,
     check_labels,
     data_dir,
@@ -62,7 +63,7 @@ def add_parser(sub) -> None:
                      "trap optional, default 0 for every image)")
     src.add_argument("--dataset", metavar="NAME",
                      help="cifar10, cifar100, mnist, svhn, lfw (downloaded when possible, "
-                     "else an offline fallback), photos, patches, faces or digits")
+                     "or stop; see --fallback), photos, patches, faces or digits (on disk)")
     src.add_argument("--index", type=non_negative_int("index"), default=None,
                      help="first dataset index; a batch takes the next images with distinct "
                      "labels (default 0)")
@@ -74,6 +75,7 @@ def add_parser(sub) -> None:
                      help="force grey (1) or colour (3); default: the images' own")
     src.add_argument("--data-dir", type=data_dir, default=None,
                      help="where datasets are downloaded (default $DLGTUT_DATA or ~/.cache)")
+    add_fallback(src)
     net = p.add_argument_group("the public model")
     net.add_argument("--model", default=None, choices=MODEL_NAMES,
                      help="network (default: the paper's LeNet)")
@@ -183,6 +185,7 @@ def _private_batch(args):
         labels = torch.tensor(args.label)
     else:
         data = load_dataset(args.dataset, size=args.size, channels=args.channels,
+                            fallback=args.fallback,
                             root=args.data_dir)
         index = args.index or 0
         if index >= len(data):
@@ -208,10 +211,12 @@ def _attack_config(args):
         if args.tv is not None:
             changes["tv_weight"] = args.tv
         return IGConfig(**changes), inverting_gradients
+    # The paper's settings draw their start where the original script does: after the model's
+    # initialisation from the same seed (DLGConfig.after_paper_init).
     if args.attack == "idlg":
-        base = DLGConfig.paper(labels="analytic")
+        base = DLGConfig.paper(labels="analytic", seed=args.seed)
     else:
-        base = DLGConfig.paper() if args.paper else DLGConfig(seed=args.seed)
+        base = DLGConfig.paper(seed=args.seed) if args.paper else DLGConfig(seed=args.seed)
     changes = dict(common)
     for name in ("labels", "init", "optimizer", "distance", "stop_distance", "restarts"):
         if getattr(args, name) is not None:

@@ -127,7 +127,8 @@ def _private(args):
         labels = torch.tensor(args.label or [0] * len(images))
         check_labels(labels, num_classes)
         return images, labels, source, None, None, num_classes
-    data = load_dataset(args.dataset, size=args.size, channels=args.channels, root=args.data_dir)
+    data = load_dataset(args.dataset, size=args.size, channels=args.channels, root=args.data_dir,
+                        fallback=args.fallback)
     num_classes = args.num_classes or len(data.classes)
     if int(data.labels.max()) >= num_classes:
         raise ConfigError(f"{data.name} has labels up to {int(data.labels.max())}, outside the "
@@ -158,7 +159,8 @@ def _public(args, images, data, indices):
     c, h = images.shape[1], images.shape[2]
     public_set = data
     if args.public_data is not None:
-        public_set = load_dataset(args.public_data, size=h, channels=c, root=args.data_dir)
+        public_set = load_dataset(args.public_data, size=h, channels=c, root=args.data_dir,
+                                  fallback=args.fallback)
         if data is not None and (public_set.name, public_set.source) == (data.name, data.source):
             public_set = data  # the same dataset (a fallback's included): same images
     n = len(public_set)

@@ -341,14 +341,17 @@ def load_dataset(
     root: str | Path | None = None,
     download: bool = True,
     limit: int | None = None,
+    fallback: bool = False,
 ) -> ImageSet:
     """Load a dataset as ``N x C x size x size`` float32 images in [0, 1] with int64 labels.
 
     A torchvision dataset (``cifar10``, ``cifar100``, ``mnist``, ``svhn``, ``lfw``) is read
     from :func:`data_root` and downloaded there if missing and ``download`` is true. If it
-    cannot be had (or ``DLGTUT_OFFLINE=1`` is set, which skips the attempt), one warning is
-    logged on the ``dlgtut`` logger and its offline fallback from :data:`OFFLINE_FALLBACK` is
-    returned; the result's ``name`` says which dataset was actually loaded. The offline
+    cannot be had (or ``DLGTUT_OFFLINE=1`` is set, which skips the attempt), that is a
+    :class:`~dlgtut.errors.DataError`, unless the caller opts in to a stand-in with
+    ``fallback=True``: then one warning is logged on the ``dlgtut`` logger and its offline
+    fallback from :data:`OFFLINE_FALLBACK` is returned, whose ``name`` says which dataset was
+    actually loaded. (Nothing is ever returned under a name it is not.) The offline
     datasets (``photos``, ``patches``, ``faces``, ``digits``) have no train/test split and
     ignore ``train``.
 
@@ -365,10 +368,13 @@ def load_dataset(
         root: dataset directory; see :func:`data_root`.
         download: download a torchvision dataset that is not cached.
         limit: keep only the first ``limit`` examples.
+        fallback: if the torchvision dataset cannot be had, return its offline stand-in
+            (:data:`OFFLINE_FALLBACK`) instead of raising.
 
     Raises:
-        DataError: unknown name, or an invalid ``size``, ``channels``, ``limit``, ``train`` or
-            ``download`` (True or False).
+        DataError: unknown name, or an invalid ``size``, ``channels``, ``limit``, ``train``,
+            ``download`` or ``fallback`` (True or False); or a torchvision dataset that cannot
+            be had, without ``fallback``.
         WrongTypeError: a ``root`` that is not a path.
 
     Example:
@@ -387,6 +393,7 @@ def load_dataset(
         raise DataError(f"limit must be None or a positive integer, got {limit!r}")
     flag(train, "train", error=DataError)
     flag(download, "download", error=DataError)
+    flag(fallback, "fallback", error=DataError)
     if root is not None:
         data_root(root)
 
@@ -413,13 +420,17 @@ def load_dataset(
             )
             return ImageSet(images, labels, classes, key, source)
 
-    fallback = OFFLINE_FALLBACK[key]
-    result = _OFFLINE_LOADERS[fallback](size, channels, limit)
+    stand_in = OFFLINE_FALLBACK[key]
+    if not fallback:
+        raise DataError(f"{spec.title} is not available ({reason}); for its offline stand-in "
+                        f"{stand_in!r} pass fallback=True (--fallback on the command line), "
+                        f"or load {stand_in!r} itself")
+    result = _OFFLINE_LOADERS[stand_in](size, channels, limit)
     logger.warning(
         "%s is not available (%s); using the offline fallback %r: %s",
         spec.title,
         reason,
-        fallback,
+        stand_in,
         result.source,
     )
     return result

@@ -17,24 +17,16 @@ they may defend themselves (dlgtut's defences, Flower's differential-privacy mod
 * :mod:`.app`: the same apps for ``flwr run`` and a real deployment.
 * :mod:`.diagram`: Flower's architecture, and where the curious server sits.
 
-Needs the ``flower`` extra (``pip install "dlgtut[flower]"``). Importing this package turns
-Flower's telemetry and update check off unless they were set (``FLWR_TELEMETRY_ENABLED=0``,
-``FLWR_DISABLE_UPDATE_CHECK=1``): both would try to reach Flower's servers.
+Needs the ``flower`` extra (``pip install "dlgtut[flower]"``). Flower's telemetry and update
+check would try to reach Flower's servers: they are off while dlgtut imports Flower (telemetry
+reads its switch once, then) and while a federation runs (:func:`.simulation.flower_environment`),
+unless the caller set ``FLWR_TELEMETRY_ENABLED`` or ``FLWR_DISABLE_UPDATE_CHECK`` itself. The
+process's environment is the same after the import as before it.
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # read when flwr is first imported
-os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
-
-try:
-    import flwr  # noqa: F401
-except ImportError as err:  # pragma: no cover - exercised without the extra
-    raise ImportError(
-        "dlgtut.federation needs Flower: pip install \"dlgtut[flower]\"") from err
-
+from . import _quiet  # noqa: F401  (first: imports Flower with its telemetry off)
 from .client import make_client_app, round_task
 from .diagram import draw_flower
 from .report import plot_reconstructions, score_captured

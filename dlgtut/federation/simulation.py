@@ -40,6 +40,7 @@ from flwr.serverapp.strategy import Strategy
 
 from ..errors import ConfigError
 from ..processes import descendants
+from ._quiet import QUIET_FLOWER
 from .client import make_client_app
 from .records import load_arrays, state_to_arrays
 from .strategy import Attack, Captured, CuriousFedAvg, Failure, RoundLog
@@ -207,17 +208,24 @@ def _running(p) -> bool:
 
 @contextlib.contextmanager
 def flower_environment(verbose: bool = False, processes: list | None = None) -> Iterator[str]:
-    """Flower's home and Ray's temporary files in a fresh temporary folder, logs quiet.
+    """Flower's home and Ray's temporary files in a fresh temporary folder, logs quiet, no
+    telemetry and no update check (:data:`QUIET_FLOWER`, unless the caller set them).
 
     Yields the folder's path. On exit Ray is shut down if it is still running, every process
     started inside the block (Ray's GCS, raylet and workers) is asked to end and killed if it
-    has not ended 0.2 s later; the folder is removed and the environment and the loggers are
-    restored. ``processes``, if given, receives the noted processes (``psutil.Process``).
+    has not ended 0.2 s later; the folder is removed, and the environment (which Ray changes)
+    and the loggers are restored. ``processes``, if given, receives the noted processes
+    (``psutil.Process``).
     """
     folder = tempfile.mkdtemp(prefix="dlgtut-flwr-")  # short: Ray puts sockets in it
-    saved = {k: os.environ.get(k) for k in ("FLWR_HOME", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO")}
+    # The whole environment, not only what we set: ray.init() writes PYTHONPATH (this
+    # interpreter's standard library, which breaks any other Python started later),
+    # PYTHONBREAKPOINT (Ray's debugger) and RAY_* switches into this process's environment.
+    saved = dict(os.environ)
     os.environ["FLWR_HOME"] = os.path.join(folder, "flwr-home")
     os.environ["RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO"] = "0"  # no GPU here; silences a tip
+    for key, value in QUIET_FLOWER.items():  # for this process and Ray's, unless set already
+        os.environ.setdefault(key, value)
     loggers = {name: logging.getLogger(name) for name in ("flwr", "ray")}
     levels = {name: lg.level for name, lg in loggers.items()}
     for lg in loggers.values():
@@ -241,10 +249,10 @@ def flower_environment(verbose: bool = False, processes: list | None = None) -> 
             processes.extend(watch.seen.values())
         for name, lg in loggers.items():
             lg.setLevel(levels[name])
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
         for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
+            if os.environ.get(key) != value:
                 os.environ[key] = value
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -289,8 +297,6 @@ def run_federation(
     Raises:
         ConfigError: invalid counts.
     """
-    from flwr.simulation import run_simulation
-
     task = task or FlowerTask()
     for name, value, low in (("clients", clients, 1), ("rounds", rounds, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -305,6 +311,10 @@ def run_federation(
     started = time.perf_counter()
     processes: list = []
     with flower_environment(verbose, processes) as folder:
+        # Imported here, where the environment is restored afterwards: flwr.simulation sets
+        # RAY_ENABLE_UV_RUN_RUNTIME_ENV when it is first imported.
+        from flwr.simulation import run_simulation
+
         strategy = CuriousFedAvg(task, attack=attack, attack_limit=attack_limit,
                                  keep_updates=keep_updates, min_train_nodes=clients,
                                  min_available_nodes=clients)

@@ -65,12 +65,13 @@ def loss_and_accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> tuple
 
 
 @lru_cache(maxsize=8)
-def _split(dataset: str, size: int, seed: int, test_size: int, num_partitions: int):
+def _split(dataset: str, size: int, seed: int, test_size: int, num_partitions: int,
+           fallback: bool = False):
     """The held-out test set and every participant's data (cached per process)."""
     from ..data import load_dataset
     from ..server import split_among
 
-    data = load_dataset(dataset, size=size)
+    data = load_dataset(dataset, size=size, fallback=fallback)
     n = len(data)
     if test_size >= n:
         raise ConfigError(f"test_size must be smaller than the {n} images of {data.name}")
@@ -104,6 +105,8 @@ class FlowerTask:
         defense: a :data:`dlgtut.defenses.DEFENSES` name every participant applies to its
             update before sending it, or ``""`` for none.
         defense_value: the defence's strength (variance, pruning fraction), if it takes one.
+        fallback: where ``dataset`` cannot be downloaded, use its offline stand-in (the task's
+            ``resolved()`` then names it) instead of failing.
     """
 
     dataset: str = "digits"
@@ -118,6 +121,7 @@ class FlowerTask:
     test_size: int = 300
     defense: str = ""
     defense_value: float = 0.0
+    fallback: bool = False
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -132,8 +136,9 @@ class FlowerTask:
         if self.algorithm == "fedsgd" and self.local_steps != 1:
             raise ConfigError("FedSGD shares one gradient per round; use fedavg for "
                               "local_steps > 1")
-        if not isinstance(self.full_batch, bool):
-            raise ConfigError(f"full_batch must be true or false, got {self.full_batch!r}")
+        for name in ("full_batch", "fallback"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
         if self.defense and self.defense not in DEFENSES:
@@ -213,7 +218,8 @@ class FlowerTask:
         return tuple(self.test_set()[0].shape[1:])
 
     def _split(self, num_partitions: int):
-        return _split(self.dataset, self.size, self.seed, self.test_size, num_partitions)
+        return _split(self.dataset, self.size, self.seed, self.test_size, num_partitions,
+                      self.fallback)
 
     def build_model(self) -> nn.Module:
         """The global model before the first round (the same weights on every node).

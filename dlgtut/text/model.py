@@ -13,6 +13,7 @@ from ..checks import seed as check_seed
 from ..device import model_device
 from ..errors import ConfigError, DataError, WrongTypeError
 from ..fl import one_hot, soft_cross_entropy
+from ..seeding import seeded
 from .corpus import as_token_ids
 
 
@@ -85,16 +86,15 @@ class TinyLM(nn.Module):
             check_seed(seed)
         if d_model % heads:
             raise ConfigError(f"heads ({heads}) must divide d_model ({d_model})")
-        if seed is not None:
-            torch.manual_seed(seed)
-        self.vocab_size, self.context, self.d_model = vocab_size, context, d_model
-        self.tok = nn.Embedding(vocab_size, d_model)
-        self.pos = nn.Embedding(context, d_model)
-        self.blocks = nn.ModuleList(
-            [_Block(d_model, heads, d_ff or 2 * d_model) for _ in range(layers)]
-        )
-        self.norm = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, vocab_size)
+        with seeded(seed):  # the global generator is left as it was (dlgtut.seeding)
+            self.vocab_size, self.context, self.d_model = vocab_size, context, d_model
+            self.tok = nn.Embedding(vocab_size, d_model)
+            self.pos = nn.Embedding(context, d_model)
+            self.blocks = nn.ModuleList(
+                [_Block(d_model, heads, d_ff or 2 * d_model) for _ in range(layers)]
+            )
+            self.norm = nn.LayerNorm(d_model)
+            self.head = nn.Linear(d_model, vocab_size)
 
     def forward_embeddings(self, x: Tensor) -> Tensor:
         """Logits ``N x T x V`` from token embeddings ``N x T x d`` (positions are added here)."""

@@ -63,6 +63,22 @@ def test_leak_on_a_dataset_batch_keeps_the_input_order(tmp_path):
     assert (errors < 1e-3).all()  # reconstruction i is input i
 
 
+def test_a_dataset_that_cannot_be_had_stops_unless_fallback_is_asked_for(tmp_path, monkeypatch,
+                                                                        capsys):
+    """Nothing is measured as CIFAR-100 that is not: offline, `--dataset cifar100` is a one-line
+    error naming --fallback; with --fallback the stand-in runs and metrics.json names it."""
+    monkeypatch.setenv("DLGTUT_OFFLINE", "1")
+    argv = ["leak", "--dataset", "cifar100", "--size", "16", "--iterations", "2", "--quiet",
+            "--data-dir", str(tmp_path / "data")]
+    assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--fallback" in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "refused" / "metrics.json").exists()
+    assert main([*argv, "--fallback", "--out", str(tmp_path / "stand-in")]) == 0
+    metrics = json.loads((tmp_path / "stand-in" / "metrics.json").read_text())
+    assert metrics["input"]["dataset"] == "photos" and metrics["input"]["requested"] == "cifar100"
+
+
 def test_a_batch_the_gradient_cannot_determine_is_said_to_be_so_even_when_stopped_early(
         tmp_path, capsys):
     # Two 32 x 32 photos: 6,144 unknowns against at most 6,060 constraints. A run stopped by

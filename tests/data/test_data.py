@@ -429,7 +429,7 @@ def test_offline_env_returns_the_fallback_with_one_warning(
     forbid_torchvision(monkeypatch)
     root = tmp_path / "data"
     with caplog.at_level(logging.WARNING, logger="dlgtut"):
-        s = load_dataset(name, root=root, limit=4)
+        s = load_dataset(name, root=root, limit=4, fallback=True)
     fallback = OFFLINE_FALLBACK[name]
     assert s.name == fallback and len(s) == 4
     assert s.images.shape[-2:] == (32, 32)
@@ -442,13 +442,28 @@ def test_cifar100_offline_is_photos(monkeypatch, caplog, tmp_path: Path) -> None
     monkeypatch.setenv("DLGTUT_OFFLINE", "1")
     monkeypatch.setenv("DLGTUT_DATA", str(tmp_path / "env-root"))
     with caplog.at_level(logging.WARNING, logger="dlgtut"):
-        s = load_dataset("cifar100")
+        s = load_dataset("cifar100", fallback=True)
     assert s.name == "photos" and len(s) == 12
     (line,) = dlgtut_warnings(caplog)
     assert "CIFAR-100" in line and "'photos'" in line and "12" in line
     assert not (tmp_path / "env-root").exists()
     assert set(OFFLINE_FALLBACK) == set(TORCHVISION_SETS)
-    assert load_dataset("mnist").name == "digits" and load_dataset("lfw").name == "faces"
+    assert load_dataset("mnist", fallback=True).name == "digits"
+    assert load_dataset("lfw", fallback=True).name == "faces"
+
+
+@pytest.mark.parametrize("name", TORCHVISION_SETS)
+def test_without_opting_in_a_missing_dataset_is_an_error_not_a_stand_in(
+        name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Nothing is ever returned, shown or measured under a name it is not: CIFAR-100 that
+    cannot be had is a one-line error naming the stand-in, unless fallback=True."""
+    monkeypatch.setenv("DLGTUT_OFFLINE", "1")
+    forbid_torchvision(monkeypatch)
+    stand_in = OFFLINE_FALLBACK[name]
+    with pytest.raises(DataError, match=rf"not available .*fallback=True .*{stand_in}"):
+        load_dataset(name, root=tmp_path)
+    with pytest.raises(DataError, match="fallback must be True or False"):
+        load_dataset(name, fallback="yes")
 
 
 class FailingDownload:
@@ -470,7 +485,7 @@ def test_failed_download_falls_back_with_a_bounded_timeout(
     monkeypatch.setattr(torchvision.datasets, "CIFAR100", FailingDownload)
     before = socket.getdefaulttimeout()
     with caplog.at_level(logging.WARNING, logger="dlgtut"):
-        s = load_dataset("cifar100", root=tmp_path)
+        s = load_dataset("cifar100", root=tmp_path, fallback=True)
     assert s.name == "photos"
     # First the cache is tried, then one download under a socket timeout, restored afterwards.
     assert [d for d, _ in FailingDownload.calls] == [False, True]
@@ -487,7 +502,7 @@ def test_download_false_does_not_download(
     FailingDownload.calls = []
     monkeypatch.setattr(torchvision.datasets, "MNIST", FailingDownload)
     with caplog.at_level(logging.WARNING, logger="dlgtut"):
-        s = load_dataset("mnist", root=tmp_path / "d", download=False)
+        s = load_dataset("mnist", root=tmp_path / "d", download=False, fallback=True)
     assert s.name == "digits"
     assert [d for d, _ in FailingDownload.calls] == [False]
     (line,) = dlgtut_warnings(caplog)
@@ -499,7 +514,8 @@ def test_real_torchvision_without_cache_or_download(tmp_path: Path, caplog) -> N
     root = tmp_path / "empty"
     with caplog.at_level(logging.WARNING, logger="dlgtut"):
         for name in TORCHVISION_SETS:
-            assert load_dataset(name, root=root, download=False, limit=2).name != name
+            assert load_dataset(name, root=root, download=False, limit=2,
+                                fallback=True).name != name
     assert len(dlgtut_warnings(caplog)) == len(TORCHVISION_SETS)
     assert not root.exists()
 

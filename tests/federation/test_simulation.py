@@ -39,10 +39,21 @@ def _running(processes):
 
 @pytest.fixture(scope="module")
 def federation():
+    import os
+
+    before = dict(os.environ)
     # One Ray worker (num_cpus=1): on 2 busy cores it starts faster than two.
     run = run_federation(TASK, clients=CLIENTS, rounds=ROUNDS, fail_partitions={2},
                          attack=functools.partial(dlg, progress=False), num_cpus=1)
-    return run, _running(run.processes)
+    changed = {k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)}
+    return run, _running(run.processes), changed
+
+
+def test_the_environment_is_as_it_was_after_the_federation(federation):
+    """ray.init() writes PYTHONPATH (this interpreter's standard library: any other Python
+    started afterwards fails with "SRE module mismatch"), PYTHONBREAKPOINT and RAY_* switches
+    into the process; after the federation they are gone."""
+    assert federation[2] == set()
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +75,7 @@ def _step(model, updates):
 
 
 def test_every_honest_participant_is_captured_in_every_round(federation):
-    run, _ = federation
+    run, _, _ = federation
     assert sorted((c.server_round, c.partition) for c in run.captured) == [
         (r, p) for r in range(1, ROUNDS + 1) for p in range(HONEST)]
     assert len({c.node_id for c in run.captured}) == HONEST  # Flower's node ids, stable
@@ -72,7 +83,7 @@ def test_every_honest_participant_is_captured_in_every_round(federation):
 
 
 def test_captured_updates_equal_what_dlgtuts_participant_computes(federation, trajectory):
-    run, _ = federation
+    run, _, _ = federation
     models, updates = trajectory
     for c in run.captured:
         want = updates[(c.partition, c.server_round)]
@@ -86,7 +97,7 @@ def test_captured_updates_equal_what_dlgtuts_participant_computes(federation, tr
 
 
 def test_the_global_model_is_the_plain_average_of_the_replies(federation, trajectory):
-    run, _ = federation
+    run, _, _ = federation
     models, _ = trajectory
     for p, q in zip(run.final_model.parameters(), models[-1].parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
@@ -94,7 +105,7 @@ def test_the_global_model_is_the_plain_average_of_the_replies(federation, trajec
 
 
 def test_the_server_recovers_every_private_image(federation):
-    run, _ = federation
+    run, _, _ = federation
     rows = score_captured(run.captured, run.task, CLIENTS)
     assert len(rows) == HONEST * ROUNDS
     # Measured here: 66 to 92 dB PSNR, SSIM 1.000, every label right, 4 to 5 L-BFGS steps.
@@ -105,7 +116,7 @@ def test_the_server_recovers_every_private_image(federation):
 
 def test_a_failing_participant_is_reported_not_dropped(federation):
     """Flower turns the app's exception into an error reply; the server records it."""
-    run, _ = federation
+    run, _, _ = federation
     assert [f.server_round for f in run.failures] == list(range(1, ROUNDS + 1))
     assert all("participant 2 failed on purpose" in f.reason for f in run.failures)
     assert len({f.node_id for f in run.failures} | {c.node_id for c in run.captured}) == CLIENTS
@@ -114,5 +125,22 @@ def test_a_failing_participant_is_reported_not_dropped(federation):
 
 def test_no_process_is_left_running(federation):
     """Ray's GCS, raylet and its workers ran; none of them outlives the run."""
-    run, alive = federation
+    run, alive, _ = federation
     assert len(run.processes) >= 3 and alive == []
+
+
+def test_importing_the_federation_leaves_the_environment_alone():
+    """dlgtut.federation imports Flower with its telemetry and update check off, and gives the
+    process's environment back as it was (it used to set both variables for good)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("flwr", reason="the flower extra")
+    code = ("import os, json; before = dict(os.environ); import dlgtut.federation; "
+            "import flwr.supercore.telemetry as t; "
+            "print(json.dumps([dict(os.environ) == before, t.FLWR_TELEMETRY_ENABLED]))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLWR_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    assert out.strip() == "[true, \"0\"]"

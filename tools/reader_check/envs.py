@@ -81,7 +81,8 @@ def find_python(version: str) -> Path:
     for candidate in filter(None, candidates):
         try:
             out = subprocess.run([candidate, "-c", "import sys, venv; print(sys.version)"],
-                                 capture_output=True, text=True, timeout=60)
+                                 capture_output=True, text=True, timeout=60,
+                                 env=clean_environ())
         except OSError:
             continue
         if out.returncode == 0 and out.stdout.startswith(version + "."):
@@ -91,10 +92,23 @@ def find_python(version: str) -> Path:
         f"found on PATH (python{version}), in ~/.pyenv, or in ${PYTHON_ENV}")
 
 
+_NOT_A_READERS = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE",
+                  "VIRTUAL_ENV", "__PYVENV_LAUNCHER__")
+"""Variables of this process that would make another interpreter read this one's files."""
+
+
+def clean_environ(**extra: str) -> dict:
+    """This process's environment without what would point the reader's Python at ours."""
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_A_READERS}
+    env.update(extra)
+    return env
+
+
 def _pip(python: Path, *args: str, env: dict | None = None,
          capture: bool = True) -> subprocess.CompletedProcess:
     cmd = [str(python), "-m", "pip", "--disable-pip-version-check", *args]
-    result = subprocess.run(cmd, capture_output=capture, text=True, env=env)
+    result = subprocess.run(cmd, capture_output=capture, text=True,
+                            env=clean_environ() if env is None else env)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout or "").strip().splitlines()[-5:]
         raise ReaderCheckError(f"pip {' '.join(args[:2])} failed: " + " / ".join(tail))
@@ -122,7 +136,7 @@ def build_host(folder: Path, host: Host | None = None, *, replace: dict[str, str
     python = find_python(host.python)
     log(f"reader check: building the Colab-like host ({len(host.pins)} packages, Python "
         f"{host.python}) in {folder}")
-    subprocess.run([str(python), "-m", "venv", str(folder)], check=True)
+    subprocess.run([str(python), "-m", "venv", str(folder)], check=True, env=clean_environ())
     _pip(env_python(folder), "install", "--quiet", PIP)
     lines = list(host.lines)
     if replace:
@@ -140,7 +154,7 @@ def build_host(folder: Path, host: Host | None = None, *, replace: dict[str, str
 
 
 def _pip_env(host: Host, *, allow_newer_torch: bool = False) -> dict:
-    env = dict(os.environ, PIP_UPLOADED_PRIOR_TO=host.uploaded_prior_to)
+    env = clean_environ(PIP_UPLOADED_PRIOR_TO=host.uploaded_prior_to)
     if allow_newer_torch:
         # This machine's pip configuration caps torch at the releases it has on disk; the
         # by-hand run with the newest torch lifts that cap for its own installs only.

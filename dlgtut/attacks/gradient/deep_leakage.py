@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from ...checks import function, instance
 from ...errors import AttackError, ConfigError, DataError
 from ...fl import SharedUpdate, one_hot, require_update, soft_cross_entropy
+from ...models import paper_init_
 from ...optim import CompactLBFGS
 from ...threads import threads_for
 from ..result import Attempt, Reconstruction, Snapshot, Status
@@ -340,6 +341,8 @@ def _analytic_start(problem: _Problem, update: SharedUpdate) -> tuple[Tensor | N
 def _attack(update: SharedUpdate, cfg: DLGConfig, callback: Callback | None) -> Reconstruction:
     problem = _Problem(update, cfg)
     gen = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
+    if gen is not None and cfg.after_paper_init:  # where the original's stream stands
+        paper_init_(copy.deepcopy(update.model).cpu().float(), generator=gen)
     started = time.perf_counter()
     deadline = None if cfg.time_limit is None else started + cfg.time_limit
     start, how = None, ""

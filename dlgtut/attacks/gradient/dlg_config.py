@@ -7,6 +7,7 @@ from typing import Literal
 
 from ...checks import choice, flag, integer, number, replace
 from ...checks import seed as check_seed
+from ...errors import ConfigError
 
 __all__ = ["DLGConfig"]
 
@@ -44,8 +45,13 @@ class DLGConfig:
         stall_steps: steps without any decrease of the distance that count as a stall.
         time_limit: stop after this many seconds (None: no limit).
         progress: show a tqdm progress bar.
-        seed: seed of the attack's own random draws; None draws from the global generator
-            (which is how the original script behaves, and what parity needs).
+        seed: seed of the attack's own random draws (a generator of its own); None draws from
+            the global generator's current stream.
+        after_paper_init: start the seeded generator where the original script's global
+            stream stands when it draws its dummies: seeded with ``seed``, then past the
+            U(-0.5, 0.5) initialisation of the update's model (:func:`~dlgtut.models.paper_init_`
+            replayed on a copy). With a model built as ``LeNet(seed=seed)`` the attack's start
+            is then the original's, bit for bit, whatever was drawn in between.
         verify_starts: after a converged run, this many more runs from uniformly random
             starts; if one of them also matches the gradient but finds other images, the batch
             is not identified (status ``"unidentified"``). None: 1 for batches of two or more,
@@ -72,6 +78,7 @@ class DLGConfig:
     progress: bool = True
     seed: int | None = 0
     verify_starts: int | None = None
+    after_paper_init: bool = False
 
     def __post_init__(self) -> None:
         choices = {
@@ -99,6 +106,9 @@ class DLGConfig:
         number(self.explode_factor, "explode_factor", low=1)
         flag(self.normalize, "normalize")
         flag(self.progress, "progress")
+        flag(self.after_paper_init, "after_paper_init")
+        if self.after_paper_init and self.seed is None:
+            raise ConfigError("after_paper_init needs the seed the model was initialised with")
         if self.seed is not None:
             check_seed(self.seed)
 
@@ -107,12 +117,14 @@ class DLGConfig:
         """The original code's settings: randn start, joint label, torch L-BFGS, plain L2, float32.
 
         No stop rule and no restarts, as in the original; divergence is still detected and
-        reported (the run stops there instead of producing garbage).
+        reported (the run stops there instead of producing garbage). The start is drawn as the
+        original draws it, after ``torch.manual_seed(1234)`` and the model's initialisation
+        (``after_paper_init``).
         """
         base = dict(
             optimizer="torch-lbfgs", history_size=100, distance="l2", normalize=False,
             init="randn", labels="joint", dtype="float32", stop_distance=None, restarts=0,
-            seed=None, stall_steps=10**9,
+            seed=1234, after_paper_init=True, stall_steps=10**9,
         )
         base["verify_starts"] = 0  # the original claims nothing, so nothing is verified
         return replace(cls(**base), overrides)

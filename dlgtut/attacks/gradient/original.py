@@ -120,21 +120,24 @@ def original_dlg(
     c, h, w = gt_data.shape[1:]
     hidden = 12 * ((((h + 1) // 2) + 1) // 2) * ((((w + 1) // 2) + 1) // 2)
 
-    net = OriginalLeNet(c, hidden, num_classes)
-    torch.manual_seed(seed)
-    net.apply(weights_init)
-    net.to(device)
-    criterion = cross_entropy_for_onehot
+    # The script's own use of the global generator, on a fork of it that is restored after
+    # (the caller's stream is left as it was, dlgtut.seeding); the draws are the script's.
+    with torch.random.fork_rng(devices=[]):
+        net = OriginalLeNet(c, hidden, num_classes)
+        torch.manual_seed(seed)
+        net.apply(weights_init)
+        net.to(device)
+        criterion = cross_entropy_for_onehot
 
-    # compute original gradient
-    pred = net(gt_data)
-    y = criterion(pred, gt_onehot_label)
-    dy_dx = torch.autograd.grad(y, net.parameters())
-    original_dy_dx = list(_.detach().clone() for _ in dy_dx)
+        # compute original gradient
+        pred = net(gt_data)
+        y = criterion(pred, gt_onehot_label)
+        dy_dx = torch.autograd.grad(y, net.parameters())
+        original_dy_dx = list(_.detach().clone() for _ in dy_dx)
 
-    # generate dummy data and label
-    dummy_data = torch.randn(gt_data.size()).to(device).requires_grad_(True)
-    dummy_label = torch.randn(gt_onehot_label.size()).to(device).requires_grad_(True)
+        # generate dummy data and label
+        dummy_data = torch.randn(gt_data.size()).to(device).requires_grad_(True)
+        dummy_label = torch.randn(gt_onehot_label.size()).to(device).requires_grad_(True)
     optimizer = torch.optim.LBFGS([dummy_data, dummy_label])
 
     result = OriginalResult(net, dummy_data, dummy_label)

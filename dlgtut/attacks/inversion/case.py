@@ -136,13 +136,15 @@ _NATIVE_SIZE = {"digits": 8, "faces": 25, "lfw": 32}
 
 
 def inversion_data(
-    dataset: str = "digits", *, identities: int = 5, root: str | None = None
+    dataset: str = "digits", *, identities: int = 5, root: str | None = None,
+    fallback: bool = False,
 ) -> ImageSet:
     """The real dataset of a model-inversion case, grey and at its native size.
 
     ``digits`` (scikit-learn, 10 classes, 8 x 8), ``faces`` (scikit-image's LFW crops, face
     against non-face, 25 x 25), ``lfw`` (torchvision's LFW people, grey 32 x 32, the
-    ``identities`` people with most photos; offline it falls back to ``faces``).
+    ``identities`` people with most photos; where it cannot be had, an error, or with
+    ``fallback=True`` the ``faces`` crops: face against non-face, not people).
 
     Raises:
         DataError: an unknown dataset.
@@ -153,7 +155,8 @@ def inversion_data(
                         f"{', '.join(INVERSION_DATASETS)}")
     if isinstance(identities, bool) or not isinstance(identities, int) or identities < 2:
         raise ConfigError(f"identities must be an integer of at least 2, got {identities!r}")
-    data = load_dataset(dataset, size=_NATIVE_SIZE[dataset], channels=1, root=root)
+    data = load_dataset(dataset, size=_NATIVE_SIZE[dataset], channels=1, root=root,
+                        fallback=fallback)
     return top_classes(data, identities) if data.name == "lfw" else data
 
 
@@ -166,6 +169,7 @@ def inversion_case(
     epochs: int | None = None,
     root: str | None = None,
     device: str | torch.device = "cpu",
+    fallback: bool = False,
 ) -> InversionCase:
     """Train a target MLP and an independent LeNet evaluator on two halves of a real dataset.
 
@@ -183,6 +187,8 @@ def inversion_case(
         epochs: training epochs of both models (default 60 for digits, 100 otherwise).
         root: dataset directory for LFW (see :func:`dlgtut.data.data_root`).
         device: where both models train and stay (the data and the means stay on the CPU).
+        fallback: if LFW cannot be had, use the ``faces`` crops instead (see
+            :func:`inversion_data`); the case's data then says so in its name.
 
     Returns:
         An :class:`InversionCase`.
@@ -201,7 +207,7 @@ def inversion_case(
     if isinstance(dataset, ImageSet):
         data = dataset
     elif isinstance(dataset, str):
-        data = inversion_data(dataset, identities=identities, root=root)
+        data = inversion_data(dataset, identities=identities, root=root, fallback=fallback)
     else:
         raise WrongTypeError(f"dataset must be a name or an ImageSet, got "
                              f"{type(dataset).__name__}")

@@ -46,6 +46,7 @@ from ...checks import tensor as check_tensor
 from ...device import model_device
 from ...errors import ConfigError, DataError
 from ...fl import Participant, PrivateBatch, SharedUpdate, as_labels
+from ...seeding import seeded
 
 __all__ = [
     "Generator",
@@ -56,7 +57,7 @@ __all__ = [
 ]
 
 GAN_DATASETS = ("digits", "mnist")
-"""Datasets :func:`federation` accepts (``mnist`` falls back to ``digits`` offline)."""
+"""Datasets :func:`federation` accepts (``mnist`` needs a download; see ``fallback``)."""
 
 MODES = ("active", "passive", "untrained")
 """What the adversary does: inject a fake class, only watch, or (baseline) ignore the federation."""
@@ -74,7 +75,8 @@ class Generator(nn.Module):
         latent_dim: size of the noise vector.
         image_shape: ``(C, H, W)`` of the images produced.
         hidden: width of the hidden layer.
-        seed: if given, the weights are drawn right after ``torch.manual_seed(seed)``.
+        seed: if given, the weights are drawn right after ``torch.manual_seed(seed)``, on a fork
+            of the global generator that leaves it as it was (:func:`dlgtut.seeding.seeded`).
 
     Example:
         >>> g = Generator(16, (1, 8, 8), seed=0)
@@ -101,17 +103,16 @@ class Generator(nn.Module):
         if min(latent_dim, hidden, *image_shape) < 1 or len(image_shape) != 3:
             raise ConfigError(f"generator sizes must be positive: latent_dim={latent_dim}, "
                               f"image_shape={tuple(image_shape)}, hidden={hidden}")
-        if seed is not None:
-            torch.manual_seed(seed)
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
-        self.net = nn.Sequential(
-            nn.Linear(latent_dim, hidden),
-            nn.BatchNorm1d(hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, math.prod(image_shape)),
-            nn.Sigmoid(),
-        )
+        with seeded(seed):  # the global generator is left as it was (dlgtut.seeding)
+            self.net = nn.Sequential(
+                nn.Linear(latent_dim, hidden),
+                nn.BatchNorm1d(hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, math.prod(image_shape)),
+                nn.Sigmoid(),
+            )
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).reshape(-1, *self.image_shape)
@@ -123,6 +124,7 @@ class GANAttackConfig:
 
     Attributes:
         dataset: one of :data:`GAN_DATASETS`.
+        fallback: where ``mnist`` cannot be downloaded, use ``digits`` instead of failing.
         victim_class: the class only the victim holds.
         participants: the victim, the adversary and ``participants - 2`` honest others.
         rounds: FedAvg rounds.
@@ -174,6 +176,7 @@ class GANAttackConfig:
     samples: int = 100
     seed: int = 0
     progress: bool = False
+    fallback: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, str) or self.dataset not in GAN_DATASETS:
@@ -197,6 +200,7 @@ class GANAttackConfig:
             number(getattr(self, name), name)
         flag(self.dp_victim, "dp_victim")
         flag(self.progress, "progress")
+        flag(self.fallback, "fallback")
         check_seed(self.seed, high=2**63 - 1 - 17)  # the run seeds its parts with seed + k
         if self.diversity < 0:
             raise ConfigError(f"diversity must be >= 0, got {self.diversity}")

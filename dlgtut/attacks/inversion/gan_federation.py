@@ -153,7 +153,8 @@ def federation(config: GANAttackConfig | None = None, *, device: str | torch.dev
     cfg = cfg.replace(**changes)
     device = resolve_device(device)
     limit = 6000 if cfg.dataset == "mnist" else None
-    data = load_dataset(cfg.dataset, size=_NATIVE_SIZE[cfg.dataset], channels=1, limit=limit)
+    data = load_dataset(cfg.dataset, size=_NATIVE_SIZE[cfg.dataset], channels=1, limit=limit,
+                        fallback=cfg.fallback)
     k = len(data.classes)
     if not 0 <= cfg.victim_class < k:
         raise ConfigError(f"victim class {cfg.victim_class} is not a class of {data.name} "
