@@ -17,7 +17,7 @@ import numpy as np
 from .checks import array, axes, instance, number
 from .errors import DataError, WrongTypeError
 
-__all__ = ["RocSummary", "roc_summary", "tpr_at_fpr", "plot_roc"]
+__all__ = ["RocSummary", "roc_summary", "tpr_at_fpr", "plot_roc", "percent"]
 
 
 def _as_arrays(scores, labels) -> tuple[np.ndarray, np.ndarray]:
@@ -66,14 +66,28 @@ def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
     return float(tpr[ok].max()) if ok.any() else 0.0
 
 
+def percent(rate: float | None) -> str:
+    """A rate for people: ``"12.3%"``, or ``"n/a"`` where it could not be measured (None).
+
+    Example:
+        >>> percent(0.1234), percent(None)
+        ('12.3%', 'n/a')
+    """
+    return "n/a" if rate is None else f"{rate:.1%}"
+
+
 @dataclass(frozen=True)
 class RocSummary:
     """An attack's ROC curve and the figures the field reports.
 
     Attributes:
         auc: area under the ROC curve (0.5 is chance).
-        tpr_at_0_1pct_fpr: true-positive rate at 0.1 % false positives.
-        tpr_at_1pct_fpr: true-positive rate at 1 % false positives.
+        tpr_at_0_1pct_fpr: true-positive rate at 0.1 % false positives, or None with fewer
+            than 1,000 non-members: below that no threshold has a false-positive rate between
+            0 and 0.1 %, and the figure would be the true-positive rate at *zero* false
+            positives under another name.
+        tpr_at_1pct_fpr: true-positive rate at 1 % false positives, or None with fewer than 100
+            non-members (the same reason).
         balanced_accuracy: the best of (TPR + TNR) / 2 over all thresholds.
         fpr: the curve's false-positive rates (scikit-learn's ``roc_curve``).
         tpr: the curve's true-positive rates.
@@ -82,15 +96,15 @@ class RocSummary:
     """
 
     auc: float
-    tpr_at_0_1pct_fpr: float
-    tpr_at_1pct_fpr: float
+    tpr_at_0_1pct_fpr: float | None
+    tpr_at_1pct_fpr: float | None
     balanced_accuracy: float
     fpr: np.ndarray
     tpr: np.ndarray
     positives: int
     negatives: int
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | None]:
         """The figures under the names ``metrics.json`` uses."""
         return {
             "auc": self.auc,
@@ -106,6 +120,9 @@ def roc_summary(
     scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray
 ) -> RocSummary:
     """Score an attack: the ROC curve, AUC and TPR at 0.1 % and 1 % FPR.
+
+    A TPR at a false-positive rate needs at least ``1 / rate`` non-members to be measured at
+    all; with fewer it is None (see :class:`RocSummary`).
 
     Args:
         scores: one score per candidate; higher means "member" (or "has the property").
@@ -123,15 +140,20 @@ def roc_summary(
 
     s, y = _as_arrays(scores, labels)
     fpr, tpr, _ = roc_curve(y, s)
+    negatives = int(len(y) - y.sum())
+
+    def at(target: float) -> float | None:  # only where the negatives can resolve the rate
+        return tpr_at_fpr(fpr, tpr, target) if negatives * target >= 1 else None
+
     return RocSummary(
         auc=float(roc_auc_score(y, s)),
-        tpr_at_0_1pct_fpr=tpr_at_fpr(fpr, tpr, 0.001),
-        tpr_at_1pct_fpr=tpr_at_fpr(fpr, tpr, 0.01),
+        tpr_at_0_1pct_fpr=at(0.001),
+        tpr_at_1pct_fpr=at(0.01),
         balanced_accuracy=float(np.max((tpr + 1 - fpr) / 2)),
         fpr=fpr,
         tpr=tpr,
         positives=int(y.sum()),
-        negatives=int(len(y) - y.sum()),
+        negatives=negatives,
     )
 
 
@@ -160,7 +182,7 @@ def plot_roc(curves: dict[str, RocSummary], *, ax=None, title: str | None = None
         n_neg = max(r.negatives, 1)
         lo = max(floor, 0.5 / n_neg)
         ax.plot(np.clip(r.fpr, lo, 1), np.clip(r.tpr, floor, 1),
-                label=f"{name} (AUC {r.auc:.2f}, TPR@1% {r.tpr_at_1pct_fpr:.1%})")
+                label=f"{name} (AUC {r.auc:.2f}, TPR@1% {percent(r.tpr_at_1pct_fpr)})")
     grid = np.logspace(np.log10(floor), 0, 50)
     ax.plot(grid, grid, ls="--", color="grey", lw=1, label="chance")
     ax.set_xscale("log")

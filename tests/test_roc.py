@@ -56,7 +56,10 @@ def test_tpr_at_fpr_never_exceeds_the_target():
 def test_as_dict_uses_the_metrics_json_names():
     d = roc_summary([3, 2, 1, 0], [1, 1, 0, 0]).as_dict()
     assert {"auc", "tpr_at_0.1pct_fpr", "tpr_at_1pct_fpr"} <= set(d)
-    assert d["auc"] == 1.0 and d["tpr_at_1pct_fpr"] == 1.0
+    # Two non-members measure neither rate: None, which metrics.json writes as null.
+    assert d["auc"] == 1.0 and d["tpr_at_1pct_fpr"] is None and d["tpr_at_0.1pct_fpr"] is None
+    d = roc_summary(list(range(300, 0, -1)), [1] * 100 + [0] * 200).as_dict()
+    assert d["tpr_at_1pct_fpr"] == 1.0 and d["tpr_at_0.1pct_fpr"] is None
 
 
 @pytest.mark.parametrize(
@@ -84,6 +87,19 @@ def test_plot_roc_draws_log_log_axes_with_one_line_per_attack():
     ax = fig.axes[0]
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert len(ax.lines) == 3  # two attacks and the chance diagonal
+    plt.close(fig)
+
+
+def test_plot_roc_says_n_a_where_too_few_negatives_measure_the_rate():
+    """50 negatives cannot measure a TPR at 1 % FPR: the legend says so instead of failing."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plot_roc({"small": roc_summary(*_gaussians(1.0, n=50))})
+    label = fig.axes[0].lines[0].get_label()
+    assert "TPR@1% n/a" in label
     plt.close(fig)
 
 
@@ -125,3 +141,18 @@ def test_scores_and_labels_may_be_tensors_on_any_device(device):
     on_device = roc_summary(torch.tensor(scores, device=device),
                             torch.tensor(labels, device=device))
     assert on_device.auc == roc_summary(scores, labels).auc
+
+
+def test_a_tpr_at_a_rate_the_negatives_cannot_resolve_is_not_reported():
+    """With fewer than 1,000 non-members no threshold has an FPR between 0 and 0.1 %: the
+    'TPR at 0.1 % FPR' would be the TPR at zero false positives. It is None there (999
+    negatives), and measured from 1,000 on; the same at 1 % with 100."""
+    rng = np.random.default_rng(0)
+    for negatives, at01, at1 in ((999, False, True), (1000, True, True), (99, False, False),
+                                 (100, False, True)):
+        scores = np.concatenate([rng.normal(2, 1, 500), rng.normal(0, 1, negatives)])
+        labels = np.concatenate([np.ones(500), np.zeros(negatives)])
+        r = roc_summary(scores, labels)
+        assert (r.tpr_at_0_1pct_fpr is not None) == at01, negatives
+        assert (r.tpr_at_1pct_fpr is not None) == at1, negatives
+        assert r.as_dict()["negatives"] == negatives

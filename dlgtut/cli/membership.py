@@ -14,6 +14,7 @@ import time
 from ..errors import ConfigError
 from .common import (
     add_device,
+    add_fallback,
     add_out,
     data_dir,
     only_with,
@@ -57,6 +58,7 @@ def add_parser(sub) -> None:
     data.add_argument("--data-dir", type=data_dir, default=None,
                       help="where mnist and cifar are downloaded (default $DLGTUT_DATA or "
                       "~/.cache)")
+    add_fallback(data)
     model = p.add_argument_group("the target's training recipe (the shadow models copy it)")
     model.add_argument("--epochs", type=positive_int("epochs", 100_000), default=100,
                        help="training epochs (default 100: overfit)")
@@ -105,7 +107,8 @@ def _candidates(args):
     size = args.size or _NATIVE_SIZE.get(args.dataset, 16)
     # A downloaded dataset is cut to the candidates before it is converted (CIFAR is 600 MB).
     limit = None if args.dataset in _NATIVE_SIZE else 2 * (args.train_size or 200)
-    data = load_dataset(args.dataset, size=size, root=args.data_dir, limit=limit)
+    data = load_dataset(args.dataset, size=size, root=args.data_dir, limit=limit,
+                        fallback=args.fallback)
     if len(data) < 4 * len(data.classes):  # the offline stand-in for CIFAR: one photo per class
         raise DataError(f"{data.name} has {len(data)} images of {len(data.classes)} classes, too "
                         "few to train a classifier on; use --dataset digits or faces")
@@ -132,7 +135,7 @@ def run(args) -> int:
         train_shadows,
         train_target,
     )
-    from ..roc import plot_roc, roc_summary
+    from ..roc import percent, plot_roc, roc_summary
 
     out = prepare_out(args.out)
     started = time.perf_counter()
@@ -197,8 +200,9 @@ def run(args) -> int:
     fig = plot_score_histogram(scores, target.members, xlabel=f"score ({what})",
                                title=f"{title}: train {train_acc:.0%}, test {test_acc:.0%}")
     save_figure(fig, out / "scores.png")
-    print(f"{name}: AUC {summary.auc:.3f}, TPR {summary.tpr_at_1pct_fpr:.1%} at 1 % FPR and "
-          f"{summary.tpr_at_0_1pct_fpr:.1%} at 0.1 % FPR on {len(candidates)} candidates "
+    print(f"{name}: AUC {summary.auc:.3f}, TPR {percent(summary.tpr_at_1pct_fpr)} at 1 % FPR "
+          f"and {percent(summary.tpr_at_0_1pct_fpr)} at 0.1 % FPR ({summary.negatives} "
+          f"non-members; 1,000 measure 0.1 %) on {len(candidates)} candidates "
           f"(target: train {train_acc:.1%}, test {test_acc:.1%}; {seconds:.1f} s). "
           f"Outputs in {out}")
     return 0

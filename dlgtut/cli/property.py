@@ -103,6 +103,7 @@ def run(args) -> int:
         split_for_property,
     )
     from ..data import load_dataset
+    from ..roc import percent
 
     defaults = _DEFAULTS[args.dataset]
     if args.participants < 2:
@@ -137,7 +138,8 @@ def run(args) -> int:
     save_figure(plot_attack_roc(result), out / "roc.png")
     print(f"property '{result.property_name}' on {data.name}, {args.participants} participants, "
           f"{config.rounds} rounds: AUC {result.roc.auc:.3f} from the aggregate "
-          f"(TPR {result.roc.tpr_at_1pct_fpr:.1%} at 1 % FPR), {result.single_roc.auc:.3f} from "
+          f"(TPR {percent(result.roc.tpr_at_1pct_fpr)} at 1 % FPR), "
+          f"{result.single_roc.auc:.3f} from "
           f"a single update; the real rounds: AUC {result.run_auc:.3f} ({result.seconds:.1f} s). "
           f"Outputs in {out}")
     return 0

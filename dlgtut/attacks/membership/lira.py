@@ -5,6 +5,15 @@ shadow models trained with it (IN) and without it (OUT) is close to Gaussian. Th
 the target's :math:`\phi` with the two Gaussians (online) or with the OUT one alone (offline),
 with one variance for all candidates (global) or one per candidate. The attack is judged by its
 true-positive rate at low false-positive rates, on a log-log ROC.
+
+The structure is the reference code's (github.com/tensorflow/privacy, ``research/mi_lira_2021``,
+``plot.py``'s ``generate_ours`` and ``generate_ours_offline``); three things differ. The
+Gaussians are centred on the *mean* of the shadows' values, where the reference takes the
+median. The global variance pools every value's deviation from its own candidate's centre,
+where the reference's ``fix_variance`` takes ``np.std`` of all values at once (around one
+overall mean, so it includes the spread *between* candidates). And each model is queried once
+per candidate, where the reference averages the score over augmented queries (mirror images
+and shifts), which raises the TPR at low FPR.
 """
 
 from __future__ import annotations
