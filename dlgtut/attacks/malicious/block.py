@@ -104,7 +104,9 @@ class MaliciousModel:
 
     Attributes:
         model: the model every participant receives: a :class:`MaliciousBlock`, then the
-            ordinary model (``model[0]`` and ``model[1]``). Participants train it honestly.
+            ordinary model (``model[0]`` and ``model[1]``); or, for trap weights as published,
+            the ordinary model itself with its first layer rewritten. Participants train it
+            honestly.
         input_shape: ``(C, H, W)`` of the images the block takes.
         rows: rows of the block's first layer.
         method: ``"imprint"`` or ``"trap"``.
@@ -117,13 +119,24 @@ class MaliciousModel:
 
     @property
     def block(self) -> MaliciousBlock:
-        """The malicious block at the front of :attr:`model`."""
+        """The malicious block at the front of :attr:`model` (a model whose own first layer
+        was rewritten instead has none: see :meth:`first_layer`)."""
+        if not isinstance(self.model[0], MaliciousBlock):
+            raise AttributeError("this model's own first layer was rewritten: it has no block")
         return self.model[0]
+
+    def first_layer(self) -> nn.Linear:
+        """The fully connected layer whose rows the attack reads: the block's, or the model's
+        own first layer where the server rewrote it (:func:`~.trap.trap_model`)."""
+        if isinstance(self.model[0], MaliciousBlock):
+            return self.model[0].rows
+        return next(m for m in self.model.modules() if isinstance(m, nn.Linear))
 
     def fires(self, images: Tensor) -> Tensor:
         """``N x rows`` booleans: which rows of the block each image activates (float64)."""
-        w = self.block.rows.weight.detach().cpu().double()
-        b = self.block.rows.bias.detach().cpu().double()
+        layer = self.first_layer()
+        w = layer.weight.detach().cpu().double()
+        b = layer.bias.detach().cpu().double()
         return images.detach().cpu().double().flatten(1) @ w.T + b > 0
 
     def occupancy(self, images: Tensor) -> Tensor:

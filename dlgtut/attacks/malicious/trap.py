@@ -23,6 +23,7 @@ recovery, and readings the attacker cannot always tell from blends.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -98,26 +99,38 @@ def trap_model(
     model: nn.Module,
     public: Tensor,
     *,
-    rows: int,
+    rows: int | None = None,
     images: int,
     seed: int = 0,
     gain: float = 1e-3,
+    rewrite: bool = False,
 ) -> TrapWeights:
-    """Put a trap-weight block with ``rows`` rows in front of ``model``.
+    """Put a trap-weight block with ``rows`` rows in front of ``model``, or, with ``rewrite``,
+    turn the model's own first layer into traps, as Boenisch et al. publish the attack.
+
+    With ``rewrite=True`` the model must begin with a fully connected layer over the whole
+    image (after an optional ``nn.Flatten``) followed by a ReLU, as their fully connected
+    models do; its every row becomes a trap, and nothing is added: the architecture the
+    participants receive is the one they agreed on (:func:`~.checks.architecture_changes`
+    finds nothing; the audit of the update does).
 
     Args:
         model: the ordinary model the participants expect; it is copied, not changed.
         public: ``P x C x H x W`` public images in [0, 1] (``P >= 2``): each row's bias is set
             so that the row fires for a fraction ``1 / images`` of them.
-        rows: rows of the block, at least 1. More rows, more images sprung alone.
+        rows: rows of the block, at least 1 (more rows, more images sprung alone); with
+            ``rewrite``, the first layer's width (None, or that number).
         images: how many images the server expects in the update it attacks (batch size times
             participants under secure aggregation).
         seed: seed of the rows and of the readout.
-        gain: about the most the block shifts a pixel (the ordinary model still sees the image).
+        gain: about the most the block shifts a pixel (the ordinary model still sees the image);
+            unused with ``rewrite``.
+        rewrite: rewrite the model's first layer instead of adding a block.
 
     Raises:
-        ConfigError: ``rows`` or ``images`` below 1, ``gain`` not positive, or a model without
-            room for the block.
+        ConfigError: ``rows`` or ``images`` below 1, ``gain`` not positive, a model without
+            room for the block, or with ``rewrite`` a model that does not begin with a fully
+            connected layer over the image and a ReLU, or ``rows`` other than its width.
         DataError: fewer than 2 public images, or images outside [0, 1].
 
     Example:
@@ -127,6 +140,10 @@ def trap_model(
         >>> lure.rows, lure.rate
         (32, 0.25)
     """
+    if not isinstance(rewrite, bool):
+        raise ConfigError(f"rewrite must be True or False, got {rewrite!r}")
+    if rewrite:
+        return _rewritten(model, public, rows=rows, images=images, seed=seed)
     rows = check_rows(rows, "rows")
     if isinstance(images, bool) or not isinstance(images, int) or images < 1:
         raise ConfigError(f"images must be a positive integer, got {images!r}")
@@ -137,9 +154,8 @@ def trap_model(
     features = math.prod(shape)
     weight = trap_rows(rows, features, seed=seed)
     rate = 1.0 / images
-    drive = pub.flatten(1) @ weight.T  # P x rows
-    bias = -torch.quantile(drive, 1.0 - rate, dim=0)
-    typical = (drive + bias).clamp(min=0).max().clamp(min=1e-12)
+    bias = _trap_biases(pub, weight, images)
+    typical = (pub.flatten(1) @ weight.T + bias).clamp(min=0).max().clamp(min=1e-12)
     gen = torch.Generator().manual_seed(seed + 1)
     readout = torch.randn(features, rows, generator=gen, dtype=torch.float64)
     readout *= gain / (rows * float(typical))
@@ -147,6 +163,49 @@ def trap_model(
     sent = insert_block(model, block)
     return TrapWeights(model=sent, input_shape=shape, rows=rows, method="trap", rate=rate,
                        expected_images=images, public_images=int(pub.shape[0]))
+
+
+def _trap_biases(public: Tensor, weight: Tensor, images: int) -> Tensor:
+    """Biases that make each row fire for a fraction ``1 / images`` of the public images."""
+    drive = public.flatten(1) @ weight.T  # P x rows
+    return -torch.quantile(drive, 1.0 - 1.0 / images, dim=0)
+
+
+def _rewritten(model: nn.Module, public: Tensor, *, rows: int | None, images: int,
+               seed: int) -> TrapWeights:
+    """Boenisch et al.'s attack as published: the model's own first layer turned into traps."""
+    if not isinstance(model, nn.Module):
+        raise WrongTypeError(f"the model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(images, bool) or not isinstance(images, int) or images < 1:
+        raise ConfigError(f"images must be a positive integer, got {images!r}")
+    pub = check_public(public)
+    shape = tuple(int(s) for s in pub.shape[1:])
+    features = math.prod(shape)
+    chain = [m for m in model.modules() if not list(m.children())]  # the leaf layers, in order
+    chain = [m for m in chain if not isinstance(m, nn.Flatten)]
+    first = chain[0] if chain else None
+    if not (isinstance(first, nn.Linear) and first.bias is not None
+            and first.in_features == features and len(chain) > 1
+            and isinstance(chain[1], nn.ReLU)):
+        raise ConfigError("trap weights as published rewrite a first fully connected layer over "
+                          f"the whole image ({features} inputs, with a bias) followed by a ReLU; "
+                          "this model does not begin so (add a block instead: rewrite=False)")
+    if rows is not None and rows != first.out_features:
+        raise ConfigError(f"the first layer has {first.out_features} rows; rows must be that "
+                          f"or None, got {rows!r}")
+    width = first.out_features
+    weight = trap_rows(width, features, seed=seed)
+    bias = _trap_biases(pub, weight, images)
+    sent = copy.deepcopy(model)
+    layer = next(m for m in sent.modules() if isinstance(m, nn.Linear))
+    with torch.no_grad():
+        layer.weight.copy_(weight.to(layer.weight))
+        layer.bias.copy_(bias.to(layer.bias))
+    if not isinstance(sent, nn.Sequential):
+        sent = nn.Sequential(sent)
+    return TrapWeights(model=sent, input_shape=shape, rows=width, method="trap",
+                       rate=1.0 / images, expected_images=images,
+                       public_images=int(pub.shape[0]))
 
 
 def _possible(readings: Tensor, ranked: list[int], hit: Tensor, server: TrapWeights,
@@ -157,8 +216,9 @@ def _possible(readings: Tensor, ranked: list[int], hit: Tensor, server: TrapWeig
     others. Checked in chunks, best first, so a large block costs only what it must.
     """
     idle = ~hit
-    weight = server.block.rows.weight.detach().cpu().double()[idle]
-    bias = server.block.rows.bias.detach().cpu().double()[idle]
+    layer = server.first_layer()
+    weight = layer.weight.detach().cpu().double()[idle]
+    bias = layer.bias.detach().cpu().double()[idle]
     scale = weight.abs().sum(1)
     chosen: list[int] = []
     for start in range(0, len(ranked), 2 * n):

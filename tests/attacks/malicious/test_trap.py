@@ -107,3 +107,51 @@ def test_trap_weights_on_the_device_read_off_the_same_images(device, digits):
     # Rounding on another device may tip an image lying on a row's threshold.
     got, want = (fraction_exact(score_images(b.images, batch.images)) for b in (breach, same))
     assert abs(got - want) <= 0.25 and (device.type != "cpu" or got == want)
+
+
+def test_trap_weights_as_published_rewrite_the_model_s_own_first_layer(digits):
+    """Boenisch et al. add no layer: they turn the agreed model's first fully connected layer
+    into traps. The architecture is then exactly the agreed one (the check passes), the traps
+    read images back, and the participant's audit catches them."""
+    from dlgtut.attacks.malicious import architecture_changes, audit_update
+    from dlgtut.training import MLP
+
+    batch, public = _split(digits, 64)
+    agreed = MLP(32 * 32, 10, hidden=(512,), seed=0)
+    published = trap_model(agreed, public, images=64, rewrite=True)
+    assert architecture_changes(published.model, agreed) == ()
+    assert published.rows == 512 and sum(p.numel() for p in published.model.parameters()) == \
+        sum(p.numel() for p in agreed.parameters())
+    update = Participant(published.model).fedsgd(batch)
+    breach = trap_attack(update, published)
+    # Measured: 36 of 64 exact, and the audit finds 47 of 64 given away.
+    assert fraction_exact(score_images(breach.images, batch.images)) >= 0.4
+    assert int(audit_update(update, batch).leaked.sum()) >= 32
+
+
+def test_an_honest_wide_first_layer_gives_some_images_away_and_traps_give_more(digits):
+    """Not a trap: a random ReLU row that only one image of the batch activates has that
+    image's gradient alone, and reads it back exactly (Pan et al., USENIX Security 2022, call
+    such rows exclusively activated). Measured on this MLP: 14 of 64 digits given away by the
+    agreed model, 47 by the same model with its first layer rewritten into traps."""
+    from dlgtut.attacks.malicious import audit_update
+    from dlgtut.training import MLP
+
+    batch, public = _split(digits, 64)
+    agreed = MLP(32 * 32, 10, hidden=(512,), seed=0)
+    honest = int(audit_update(Participant(agreed).fedsgd(batch), batch).leaked.sum())
+    trapped = trap_model(agreed, public, images=64, rewrite=True).model
+    caught = int(audit_update(Participant(trapped).fedsgd(batch), batch).leaked.sum())
+    assert 4 <= honest <= 28 and caught >= 2 * honest
+
+
+def test_rewriting_needs_a_first_fully_connected_layer_and_a_relu(digits):
+    _, public = _split(digits, 4)
+    with pytest.raises(ConfigError, match="rewrite a first fully connected layer"):
+        trap_model(_net(), public, images=4, rewrite=True)  # a LeNet begins with convolutions
+    from dlgtut.training import MLP
+
+    with pytest.raises(ConfigError, match="rows must be that or None"):
+        trap_model(MLP(1024, 10, hidden=(64,), seed=0), public, rows=32, images=4, rewrite=True)
+    with pytest.raises(ConfigError, match="rewrite must be True or False"):
+        trap_model(_net(), public, rows=8, images=4, rewrite=1)
