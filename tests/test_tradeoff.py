@@ -5,7 +5,14 @@ import pytest
 
 from dlgtut.accounting import dp_sgd_epsilon
 from dlgtut.errors import ConfigError, WrongTypeError
-from dlgtut.tradeoff import Setting, TradeoffPoint, measure, plot_tradeoff, sweep
+from dlgtut.tradeoff import (
+    Setting,
+    TradeoffPoint,
+    attack_quality,
+    measure,
+    plot_tradeoff,
+    sweep,
+)
 
 SMALL = Setting(rounds=30, attack_images=1, attack_iterations=60)
 
@@ -14,6 +21,18 @@ def test_no_defence_leaks_everything_and_trains():
     p = measure("none", setting=SMALL)
     assert p.psnr > 40 and p.label_accuracy == 1.0
     assert p.accuracy > 0.6
+
+
+def test_attack_quality_is_the_attack_side_of_measure_and_leaves_the_global_rng_alone():
+    import torch
+
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    got = attack_quality("gaussian", 1e-3, SMALL)
+    assert torch.equal(torch.rand(3), expected)  # the caller's generator is where it was
+    p = measure("gaussian", 1e-3, SMALL)
+    assert got == (p.mse, p.psnr, p.ssim, p.label_accuracy)
 
 
 def test_strong_noise_stops_the_attack_at_a_small_cost():
