@@ -21,12 +21,16 @@ parameter, but not all of them are independent, for two reasons.
   layers below are counted in full. Each boundary gives a bound; the narrowest one holds.
 
 When the unknowns exceed the bound, a whole family of batches shares the gradient and no
-optimiser can single out the true one: the reconstruction can match the gradient almost
-perfectly and still look wrong. Enough constraints do not guarantee success, but too few
-guarantee failure. The argument holds for one gradient step; for a weight change after several
-local steps every entry is counted in full.
+optimiser can single out the true one from the gradient alone: the reconstruction can match
+the gradient almost perfectly and still look wrong. The count proves that the batch is not
+unique, not that no attack comes close (a prior may pick a family member near the truth); and
+enough constraints do not prove that it is unique. This is the argument of R-GAP's rank
+analysis (Zhu and Blaschko, ICLR 2021), made here with upper bounds on the rank. The argument
+holds for one gradient step; for a weight change after several local steps every entry is
+counted in full.
 
-For the paper's LeNet (32 x 32 x 3, 100 classes) one image has 3,072 unknowns against at most
+For the upstream code's LeNet (mit-han-lab/dlg: strides 2, 2, 1; 32 x 32 x 3, 100 classes)
+one image has 3,072 unknowns against at most
 3,984 constraints: 912 in the first convolution and 3,072 in its 12 x 16 x 16 output. Two
 colour images already have more unknowns than constraints, 6,144 against 6,060: the second
 convolution's 12 x 8 x 8 output (768 numbers per image) is the bottleneck, with the 4,524
@@ -96,11 +100,11 @@ class Identifiability:
 
     @property
     def possible(self) -> bool:
-        """False when the batch is certainly not determined by the gradient."""
+        """False when the batch is certainly not unique: other batches give the same gradient."""
         return self.constraints >= self.unknowns
 
     def __str__(self) -> str:
-        verdict = "may be recoverable" if self.possible else "cannot be determined"
+        verdict = "may be unique" if self.possible else "is not unique"
         return (f"{self.unknowns:,} unknowns against at most {self.constraints:,} constraints: "
                 f"the batch {verdict}")
 
@@ -118,7 +122,7 @@ def identifiability(update: SharedUpdate) -> Identifiability:
         >>> net = LeNet(seed=0)
         >>> batch = PrivateBatch(torch.rand(2, 3, 32, 32), torch.tensor([1, 2]))
         >>> print(identifiability(Participant(net).fedsgd(batch)))
-        6,144 unknowns against at most 6,060 constraints: the batch cannot be determined
+        6,144 unknowns against at most 6,060 constraints: the batch is not unique
     """
     update = require_update(update, "identifiability", needs_model=False)
     n = update.batch_size
