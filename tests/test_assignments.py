@@ -218,8 +218,12 @@ def test_colab_fetches_every_public_test_and_questions_mix_code_and_writing(name
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_each_chapter_opens_its_assignment_in_colab(chapter):
     name = CHAPTERS[chapter]
-    link = (f"https://colab.research.google.com/github/dlgtut/dlgtut/blob/main/assignments/"
-            f"{name}/student/{name}.ipynb")
+    # The released student notebook: the tag the chapter's install cell installs, so that the
+    # assignment and the package a student gets are the same version.
+    from tools import location
+
+    loc = location.read()
+    link = f"{loc.colab(loc.tag)}assignments/{name}/student/{name}.ipynb"
     assert link in (ROOT / "book" / f"{chapter}.md").read_text()
     assert name in NAMES
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tools.reader_check                        # Colab's host, as the tests
     .venv/bin/python -m tools.reader_check --newest-torch         # the newest torch on the index
-    .venv/bin/python -m tools.reader_check --only deep_leakage gradient_leakage
+    .venv/bin/python -m tools.reader_check --only deep_leakage assignments/defenses
 
 Prints one line per notebook (minutes, the checks that did not hold in the reader's run, or
 the failure) and exits 1 if any failed. ``--newest-torch`` swaps the host's torch and
@@ -58,13 +58,17 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     session.host_env()
     session.wheel()
-    names = args.only or [p.stem for p in chapters()] + assignments()
+    notebooks_ = [("book", p.stem) for p in chapters()] + [("assignments", a)
+                                                           for a in assignments()]
+    if args.only:  # a name, or book/<name> and assignments/<name> where both exist
+        notebooks_ = [(kind, name) for kind, name in notebooks_
+                      if name in args.only or f"{kind}/{name}" in args.only]
     built = {}
     failed = 0
-    for name in names:
+    for kind, name in notebooks_:
         started = time.perf_counter()
         try:
-            if (ROOT / "book" / f"{name}.md").is_file():
+            if kind == "book":
                 result = session.run_chapter(ROOT / "book" / f"{name}.md")
                 extra = ""
             else:
@@ -79,12 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             minutes = (time.perf_counter() - started) / 60
             warned = (f"; {len(result.check_warnings)} check(s) did not hold: "
                       f"{result.check_warnings}" if result.check_warnings else "")
-            print(f"{name}: {minutes:.1f} min (notebook {result.seconds / 60:.1f} min){extra}"
-                  f"{warned}", flush=True)
+            print(f"{kind}/{name}: {minutes:.1f} min (notebook {result.seconds / 60:.1f} min)"
+                  f"{extra}{warned}", flush=True)
         except (notebooks.NotebookFailed, envs.ReaderCheckError) as exc:
             failed += 1
-            print(f"{name}: FAILED after {(time.perf_counter() - started) / 60:.1f} min: {exc}",
-                  flush=True)
+            print(f"{kind}/{name}: FAILED after {(time.perf_counter() - started) / 60:.1f} min: "
+                  f"{exc}", flush=True)
     return 1 if failed else 0
 
 
