@@ -9,7 +9,9 @@ submission scores zero with the reason. Each cell also has its own limit: a cell
 it is interrupted and the notebook goes on, so a loop in one question costs that question only.
 
 A submission that is not a notebook, that cannot be read, that crashes the grader or that runs
-out of time scores 0 on every question and says why in the CSV; it never stops the others.
+out of time scores 0 on every question and says why in the CSV; it never stops the others. One
+whose result holds a score the assignment cannot give is ``flagged`` and scores 0 too
+(:func:`checked_scores`): the grading process's result was tampered with.
 Written answers are graded by hand: their columns are left empty for the instructor.
 
 The CSV (:func:`write_csv`) has the columns ``student, file, <every question>, total,
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -84,7 +87,9 @@ class Grade:
         student: the file's name without its suffix.
         file: the file's name.
         scores: auto-graded question -> points (0 for every question of a failed submission).
-        status: ``"graded"`` or ``"failed"`` (not a notebook, unreadable, crashed, timed out).
+        status: ``"graded"``, ``"failed"`` (not a notebook, unreadable, crashed, timed out)
+            or ``"flagged"`` (graded, but a score it reported was impossible and rejected:
+            :func:`checked_scores`; the reason says which).
         reason: why it failed (empty when graded).
         seconds: wall-clock time of its grading.
     """
@@ -256,20 +261,64 @@ def _finish(run: _Run, autograder: Autograder, timed_out: float | None) -> Grade
     if not result.get("ok"):
         return _failed(run.path, autograder, str(result.get("reason", "unknown")), seconds)
     got = result.get("questions", {})
-    scores = {q: float(got[q][0]) if q in got else 0.0 for q in autograder.auto}
+    if isinstance(got, dict):
+        scores, flags = checked_scores(got, autograder)
+    else:
+        scores = dict.fromkeys(autograder.auto, 0.0)
+        flags, got = ["the result was not a table of questions: rejected"], {}
     missing = [q for q in autograder.auto if q not in got]
-    notes = [str(n) for n in result.get("notes", [])]
+    notes = [str(n) for n in result.get("notes", [])] if isinstance(result.get("notes"), list) \
+        else []
     notes += [f"no result for {', '.join(missing)}"] if missing else []
-    return Grade(run.path.stem, run.path.name, scores, "graded", "; ".join(notes), seconds)
+    status = "flagged" if flags else "graded"
+    return Grade(run.path.stem, run.path.name, scores, status, "; ".join(flags + notes), seconds)
 
 
-# A kernel that dies before it answers has run none of the submission's code (seen once when
-# four kernels started at once on two busy cores): such a submission is graded once more.
+def checked_scores(got: Mapping, autograder: Autograder) -> tuple[dict[str, float], list[str]]:
+    """The auto-graded questions' scores from a grading result, and what was rejected.
+
+    A score the assignment cannot give (above the question's points, below zero, not a
+    finite number, reported out of other points than the assignment's, or for a question
+    the assignment does not have) is not a grade but a sign of tampering: otter never reports
+    one, so the result did not come from the grader alone, and no score in it is kept. Every
+    question then gets 0, and the reasons are returned, for the CSV.
+    """
+    possible = {q: float(p) for q, p, manual in autograder.questions if not manual}
+    scores = dict.fromkeys(possible, 0.0)
+    flags = []
+    for q, value in got.items():
+        if q not in possible:
+            flags.append(f"a score for {str(q)[:40]!r}, which is not an auto-graded question "
+                         "of this assignment: rejected")
+            continue
+        try:
+            score, out_of = (float(v) for v in value)
+        except (TypeError, ValueError):
+            flags.append(f"{q}: an unreadable score: rejected")
+            continue
+        if not (math.isfinite(score) and 0 <= score <= possible[q]):
+            flags.append(f"{q}: {score:g} points, outside 0 to {possible[q]:g}: rejected")
+        elif out_of != possible[q]:
+            flags.append(f"{q}: scored out of {out_of:g} points, the assignment gives "
+                         f"{possible[q]:g}: rejected")
+        else:
+            scores[q] = score
+    if flags:
+        scores = dict.fromkeys(possible, 0.0)
+    return scores, flags
+
+
+# A kernel that dies before it answers, or does not answer within the kernel client's start-up
+# time, has run none of the submission's code (seen when four kernels started at once on two
+# busy cores, and in a fresh clone's suite on a loaded 2-core host: jupyter_client's "Kernel
+# didn't respond in 60 seconds"): such a submission is graded once more.
 NEVER_STARTED = "Kernel died before replying to kernel_info"
+NEVER_ANSWERED = "Kernel didn't respond in"
 
 
 def _never_started(grade: Grade) -> bool:
-    return grade.status != "graded" and NEVER_STARTED in grade.reason
+    return grade.status == "failed" and (NEVER_STARTED in grade.reason
+                                         or NEVER_ANSWERED in grade.reason)
 
 
 def grade_submissions(

@@ -133,10 +133,11 @@ def run(args) -> int:
     env = {"CUDA_VISIBLE_DEVICES": ""} if args.device.type == "cpu" else None
     grade_submissions(autograder, paths, timeout=args.timeout, cell_timeout=args.cell_timeout,
                       jobs=args.jobs, on_grade=progress, env=env)
-    failed = sum(g.status != "graded" for g in grades)
+    failed = sum(g.status == "failed" for g in grades)
+    flagged = sum(g.status == "flagged" for g in grades)
     full = sum(g.status == "graded" and g.total == autograder.possible for g in grades)
     plural = "" if len(grades) == 1 else "s"
     print(f"{args.assignment}: {len(grades)} submission{plural} graded in "
           f"{time.perf_counter() - started:.0f} s ({full} with full marks on the auto-graded "
-          f"questions, {failed} failed); grades in {out}")
+          f"questions, {failed} failed, {flagged} flagged for tampering); grades in {out}")
     return 0

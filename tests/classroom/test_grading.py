@@ -6,6 +6,7 @@ submission's limit after starting a process of its own, one kills its kernel, on
 
 import json
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ psutil = pytest.importorskip("psutil")
 from dlgtut.classroom.grading import (  # noqa: E402
     Autograder,
     Grade,
+    checked_scores,
     find_autograder,
     find_submissions,
     grade_submissions,
@@ -189,3 +191,58 @@ def test_otter_runs_a_submission_with_the_cell_limit_and_the_stepped_kernel_clie
     ep.nb = nbformat.v4.new_notebook()
     assert ep.timeout == 7 and ep.interrupt_on_timeout
     assert ep.create_kernel_manager().client_factory is SteppedKernelClient
+
+
+def test_impossible_scores_are_rejected_and_flagged():
+    ag = Autograder("demo", Path("ag.zip"), (("q1", 2.0, False), ("q2", 1.0, True),
+                                             ("q3", 1.0, False)))
+    assert checked_scores({"q1": [2, 2], "q3": [0.5, 1]}, ag) == ({"q1": 2.0, "q3": 0.5}, [])
+    for got, words in [
+        ({"q1": [50, 2], "q3": [1, 1]}, "q1: 50 points, outside 0 to 2"),
+        ({"q1": [-1, 2]}, "q1: -1 points"),
+        ({"q1": [float("nan"), 2]}, "q1: nan points"),
+        ({"q1": [2, 50]}, "q1: scored out of 50 points, the assignment gives 2"),
+        ({"q1": [2, 2], "q9": [1, 1]}, "'q9', which is not an auto-graded question"),
+        ({"q1": [2, 2], "q2": [1, 1]}, "'q2', which is not an auto-graded question"),
+        ({"q1": "full"}, "q1: an unreadable score"),
+        ({"q1": [2, 2, 2]}, "q1: an unreadable score"),
+    ]:
+        scores, flags = checked_scores(got, ag)
+        # One impossible number means the result did not come from the grader: nothing kept.
+        assert scores == {"q1": 0.0, "q3": 0.0}, got
+        assert any(words in f and f.endswith("rejected") for f in flags), (got, flags)
+
+
+def test_a_forged_result_written_late_is_flagged_and_earns_nothing(demo, tmp_path):
+    # The attack the issue names: the submission leaves a process behind that keeps writing a
+    # result of its own where the grading process leaves its result (50 of the 3 points).
+    out, b = demo
+    ag = find_autograder("demo", out)
+    forger = ("import json, os, time\n"
+              "path = os.path.join(os.environ['TMPDIR'], 'result.json')\n"
+              "while True:\n"
+              "    with open(path, 'w') as f:\n"
+              "        json.dump({'ok': True, 'questions': {'q1': [50, 2]}}, f)\n"
+              "    time.sleep(0.01)\n")
+    path = _with_cell(b.autograder_notebook, "grader = otter.Notebook()",
+                      "import subprocess, sys\n"
+                      f"subprocess.Popen([sys.executable, '-c', {forger!r}], "
+                      "start_new_session=True)", tmp_path / "forger.ipynb")
+    (grade,) = grade_submissions(ag, [path], timeout=60, cell_timeout=30)
+    assert grade.status == "flagged" and grade.total == 0, (grade.status, grade.reason)
+    assert "q1: 50 points, outside 0 to 2: rejected" in grade.reason
+
+
+def test_a_kernel_that_never_answered_counts_as_never_started_and_a_graded_one_does_not():
+    import dlgtut.classroom.grading as grading
+
+    def grade(status, reason):
+        return Grade("alice", "alice.ipynb", {"q1": 0.0}, status, reason)
+
+    # jupyter_client's two ways of saying that none of the student's code ran
+    assert grading._never_started(grade("failed", f"RuntimeError: {grading.NEVER_STARTED}"))
+    assert grading._never_started(grade("failed", "RuntimeError: Kernel didn't respond in 60 "
+                                                  "seconds"))
+    assert not grading._never_started(grade("failed", "time limit of 8 s exceeded"))
+    assert not grading._never_started(grade("flagged", "Kernel didn't respond in 60 seconds"))
+    assert not grading._never_started(grade("graded", ""))
