@@ -191,7 +191,23 @@ class _Run:
     proc: subprocess.Popen
     started: float
     tmp: Path
+    result_fd: int  # the read end of the worker's result pipe
     seen: dict = field(default_factory=dict)  # pid -> psutil.Process, every descendant seen
+    received: bytearray = field(default_factory=bytearray)
+
+    def receive(self) -> None:
+        """Read what the worker has written so far (the pipe must not fill up and block it)."""
+        while self.result_fd >= 0:
+            try:
+                chunk = os.read(self.result_fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self.received += chunk
+            if len(self.received) > MAX_RESULT_BYTES:  # not a result the worker writes
+                self.received = bytearray(b"too long")
+                return
 
     def watch(self) -> None:
         if self.proc.returncode is not None:  # reaped: its pid may already be another's
@@ -209,7 +225,13 @@ class _Run:
         except subprocess.TimeoutExpired:
             pass
         _kill(self.seen.values())
+        if self.result_fd >= 0:
+            os.close(self.result_fd)
+            self.result_fd = -1
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+MAX_RESULT_BYTES = 1 << 20  # a result is a few hundred bytes: more is not the worker's
 
 
 def _package_root() -> str:
@@ -225,14 +247,24 @@ def _start(path: Path, autograder: Autograder, cell_timeout: float,
     child_env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp))
     child_env["PYTHONPATH"] = os.pathsep.join(
         [_package_root(), *filter(None, [child_env.get("PYTHONPATH")])])
-    with open(tmp / "worker.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dlgtut.classroom.worker", str(autograder.zip.resolve()),
-             str(path.resolve()), str(tmp / "result.json"), "--cell-timeout", str(cell_timeout)],
-            cwd=tmp, env=child_env, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    return _Run(path, proc, time.perf_counter(), tmp)
+    # The result comes back through a pipe, not a file the notebook's kernel could write to.
+    read_end, write_end = os.pipe()
+    try:
+        with open(tmp / "worker.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dlgtut.classroom.worker", str(autograder.zip.resolve()),
+                 str(path.resolve()), "--result-fd", str(write_end),
+                 "--cell-timeout", str(cell_timeout)],
+                cwd=tmp, env=child_env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(write_end,),
+            )
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)  # only the worker holds it now
+    os.set_blocking(read_end, False)
+    return _Run(path, proc, time.perf_counter(), tmp, read_end)
 
 
 def _failed(path: Path, autograder: Autograder, reason: str, seconds: float = 0.0) -> Grade:
@@ -242,12 +274,12 @@ def _failed(path: Path, autograder: Autograder, reason: str, seconds: float = 0.
 
 def _finish(run: _Run, autograder: Autograder, timed_out: float | None) -> Grade:
     seconds = time.perf_counter() - run.started
-    result_file = run.tmp / "result.json"
     result = None
-    if timed_out is None and result_file.is_file():
+    if timed_out is None:
+        run.receive()  # the worker has exited: everything it wrote is in the pipe
         try:
-            result = json.loads(result_file.read_text())
-        except ValueError:
+            result = json.loads(run.received.decode("utf-8"))
+        except ValueError:  # nothing, or not the worker's JSON
             result = None
     log = (run.tmp / "worker.log").read_text(errors="replace") if (
         run.tmp / "worker.log").is_file() else ""
@@ -365,6 +397,7 @@ def grade_submissions(
             time.sleep(0.1)
             for run in list(running):
                 run.watch()
+                run.receive()
                 elapsed = time.perf_counter() - run.started
                 if run.proc.poll() is not None or elapsed > timeout:
                     running.remove(run)

@@ -1,10 +1,17 @@
 """Grade one submission with otter, in a process of its own; :mod:`.grading` starts it.
 
-``python -m dlgtut.classroom.worker AUTOGRADER SUBMISSION RESULT --cell-timeout S`` runs
-otter's non-containerised grading (``otter.api.grade_submission``) and writes ``RESULT``, a JSON
-object: ``{"ok": true, "questions": {name: [score, possible]}}`` or ``{"ok": false, "reason":
-"..."}``. Whatever goes wrong, it writes the reason rather than a traceback; the parent kills it
-(and the notebook's kernel) if it runs past the submission's time limit.
+``python -m dlgtut.classroom.worker AUTOGRADER SUBMISSION --result-fd N --cell-timeout S``
+runs otter's non-containerised grading (``otter.api.grade_submission``) and writes its result
+to the pipe ``N`` the parent opened, a JSON object: ``{"ok": true, "questions": {name: [score,
+possible]}}`` or ``{"ok": false, "reason": "..."}``. Whatever goes wrong, it writes the reason
+rather than a traceback; the parent kills it (and the notebook's kernel) if it runs past the
+submission's time limit.
+
+The result travels by a pipe, not a file, so that the notebook's kernel (a child of this
+process, which does not inherit the pipe) cannot write one of its own in its place, nor can a
+process it leaves behind write one late. On Linux the worker also makes itself non-dumpable, so
+that another process of the same user cannot open the pipe through ``/proc/<pid>/fd`` (a
+process with root's rights still can: grade as an ordinary user).
 
 Two things otter does not do, done here: each cell of the submission gets a time limit (a cell
 that runs past it is interrupted, scores what its question's tests then find, and the rest of
@@ -18,6 +25,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -97,18 +105,32 @@ def _notes(executed, cell_timeout: float) -> list[str]:
     return [f"{cells} interrupted at the cell limit of {cell_timeout:g} s"]
 
 
+def _not_dumpable() -> None:
+    """Linux: forbid other processes of this user to open our pipe via /proc or to trace us."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+        except (OSError, AttributeError):  # no prctl: nothing more to do here
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlgtut.classroom.worker")
     parser.add_argument("autograder")
     parser.add_argument("submission")
-    parser.add_argument("result")
+    parser.add_argument("--result-fd", type=int, required=True)
     parser.add_argument("--cell-timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
+    os.set_inheritable(args.result_fd, False)  # the kernel and what it starts never get it
+    _not_dumpable()
     try:
         result = grade(args.autograder, args.submission, args.cell_timeout)
     except BaseException as exc:  # the parent reads the reason, not a traceback
         result = {"ok": False, "reason": _reason(exc)}
-    Path(args.result).write_text(json.dumps(result))
+    with os.fdopen(args.result_fd, "w", encoding="utf-8") as pipe:
+        pipe.write(json.dumps(result))
     return 0
 
 

@@ -213,24 +213,26 @@ def test_impossible_scores_are_rejected_and_flagged():
         assert any(words in f and f.endswith("rejected") for f in flags), (got, flags)
 
 
-def test_a_forged_result_written_late_is_flagged_and_earns_nothing(demo, tmp_path):
-    # The attack the issue names: the submission leaves a process behind that keeps writing a
-    # result of its own where the grading process leaves its result (50 of the 3 points).
+def test_a_result_forged_by_a_process_left_behind_is_never_read(demo, tmp_path):
+    # The attack issue 32 names: the submission leaves a process behind that keeps writing a
+    # result of its own (50 of the 3 points) where the grading process used to leave its result.
+    # The result now comes back through a pipe the kernel never holds: the forgery is ignored
+    # and the notebook gets what its answers earn (full marks: it is the reference solution).
     out, b = demo
     ag = find_autograder("demo", out)
     forger = ("import json, os, time\n"
-              "path = os.path.join(os.environ['TMPDIR'], 'result.json')\n"
               "while True:\n"
-              "    with open(path, 'w') as f:\n"
-              "        json.dump({'ok': True, 'questions': {'q1': [50, 2]}}, f)\n"
+              "    for name in ('result.json', 'result', 'results.json'):\n"
+              "        with open(os.path.join(os.environ['TMPDIR'], name), 'w') as f:\n"
+              "            json.dump({'ok': True, 'questions': {'q1': [50, 2]}}, f)\n"
               "    time.sleep(0.01)\n")
     path = _with_cell(b.autograder_notebook, "grader = otter.Notebook()",
                       "import subprocess, sys\n"
                       f"subprocess.Popen([sys.executable, '-c', {forger!r}], "
                       "start_new_session=True)", tmp_path / "forger.ipynb")
     (grade,) = grade_submissions(ag, [path], timeout=60, cell_timeout=30)
-    assert grade.status == "flagged" and grade.total == 0, (grade.status, grade.reason)
-    assert "q1: 50 points, outside 0 to 2: rejected" in grade.reason
+    assert grade.status == "graded" and grade.scores == {"q1": 2.0, "q3": 1.0}, (
+        grade.status, grade.reason)
 
 
 def test_a_kernel_that_never_answered_counts_as_never_started_and_a_graded_one_does_not():
