@@ -13,10 +13,13 @@ process it leaves behind write one late. On Linux the worker also makes itself n
 that another process of the same user cannot open the pipe through ``/proc/<pid>/fd`` (a
 process with root's rights still can: grade as an ordinary user).
 
-Two things otter does not do, done here: each cell of the submission gets a time limit (a cell
+Three things otter does not do, done here: each cell of the submission gets a time limit (a cell
 that runs past it is interrupted, scores what its question's tests then find, and the rest of
-the notebook still runs), and a result of 0 possible points, which is how otter reports a
-notebook it could not grade at all, is a failure with its reason, not a score.
+the notebook still runs); a result of 0 possible points, which is how otter reports a
+notebook it could not grade at all, is a failure with its reason, not a score; and what the
+kernel sends back (otter's results, its log records) is unpickled by unpicklers that accept
+otter's result classes only, not by ``pickle.load``, which would run any function a pickle
+names, here in the grader (:func:`_safe_unpickling`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import contextlib
 import io
 import json
 import os
+import pickle
 import sys
+import types
 from pathlib import Path
 
 __all__ = ["grade", "main"]
@@ -56,6 +61,46 @@ def _limit_cells(cell_timeout: float) -> None:
     execute.Config = config
 
 
+class _ResultsUnpickler(pickle.Unpickler):
+    """Unpickles otter's grading results and nothing else.
+
+    otter's results come back from the notebook's kernel as a pickle the kernel writes, and a
+    pickle can name any function to call: a plain ``pickle.load`` would run whatever the
+    student's code put there inside this process. Only classes and functions that otter's
+    ``otter.test_files`` modules themselves define are let through.
+    """
+
+    def find_class(self, module: str, name: str):
+        if (module == "otter.test_files" or module.startswith("otter.test_files.")) \
+                and "." not in name:
+            obj = super().find_class(module, name)
+            if getattr(obj, "__module__", "").startswith("otter.test_files"):
+                return obj
+        raise pickle.UnpicklingError(f"the grading results name {module}.{name}, which otter's "
+                                     "results never hold: refused")
+
+
+class _LogUnpickler(pickle.Unpickler):
+    """Unpickles a log record's attributes (plain values) and nothing that names code."""
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"a log record names {module}.{name}: refused")
+
+
+def _safe_unpickling() -> None:
+    """Make otter unpickle what the notebook's kernel sends with the two classes above.
+
+    otter 7.0.0 (pinned) loads the results with ``otter.execute.pickle.load`` and the kernel's
+    log records, sent to a TCP port on this machine, with ``LogRecordStreamHandler.unpickle``.
+    """
+    import otter.execute as execute
+    import otter.execute.logging as logs
+
+    execute.pickle = types.SimpleNamespace(load=lambda f: _ResultsUnpickler(f).load())
+    logs.LogRecordStreamHandler.unpickle = \
+        lambda self, data: _LogUnpickler(io.BytesIO(data)).load()
+
+
 def _reason(exc: BaseException) -> str:
     name = type(exc).__name__
     text = " ".join(str(exc).split())
@@ -75,6 +120,7 @@ def grade(autograder: str, submission: str, cell_timeout: float) -> dict:
         except Exception as exc:  # any unreadable file is the same failure
             return {"ok": False, "reason": f"not a readable notebook ({type(exc).__name__})"}
     _limit_cells(cell_timeout)
+    _safe_unpickling()
     from otter.api import grade_submission
 
     out = io.StringIO()

@@ -248,3 +248,54 @@ def test_a_kernel_that_never_answered_counts_as_never_started_and_a_graded_one_d
     assert not grading._never_started(grade("failed", "time limit of 8 s exceeded"))
     assert not grading._never_started(grade("flagged", "Kernel didn't respond in 60 seconds"))
     assert not grading._never_started(grade("graded", ""))
+
+
+class _Runs:
+    """Pickles to a call of ``func(*args)``: what a forged pickle would make the grader run."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def test_what_the_kernel_sends_back_cannot_make_the_grader_run_code(tmp_path):
+    import io
+    import os
+    import pickle
+
+    import otter.execute
+    import otter.execute.logging
+
+    from dlgtut.classroom import worker
+
+    marker = tmp_path / "ran"
+    evil = pickle.dumps(_Runs(os.system, f"touch {marker}"))
+    for unpickler in (worker._ResultsUnpickler, worker._LogUnpickler):
+        with pytest.raises(pickle.UnpicklingError, match="posix.system|os.system"):
+            unpickler(io.BytesIO(evil)).load()
+    # A dotted name would reach os through a module otter does trust: refused too.
+    dotted = (b"\x80\x04\x8c\x1eotter.test_files.abstract_test\x8c\tos.system\x93"
+              b"\x8c\x04true\x85R.")
+    with pytest.raises(pickle.UnpicklingError, match="refused"):
+        worker._ResultsUnpickler(io.BytesIO(dotted)).load()
+    assert not marker.exists()
+    # What otter's results do hold still loads.
+    from otter.test_files.abstract_test import TestCase
+    case = TestCase("q1 - 1", "x == 1", hidden=False, points=1.0, success_message=None,
+                    failure_message=None)
+    assert worker._ResultsUnpickler(io.BytesIO(pickle.dumps(case))).load() == case
+    # The worker installs both where otter 7.0.0 unpickles.
+    real_pickle = otter.execute.pickle
+    real_unpickle = otter.execute.logging.LogRecordStreamHandler.unpickle
+    try:
+        worker._safe_unpickling()
+        with pytest.raises(pickle.UnpicklingError):
+            otter.execute.pickle.load(io.BytesIO(evil))
+        with pytest.raises(pickle.UnpicklingError):
+            otter.execute.logging.LogRecordStreamHandler.unpickle(None, evil)
+        assert not marker.exists()
+    finally:
+        otter.execute.pickle = real_pickle
+        otter.execute.logging.LogRecordStreamHandler.unpickle = real_unpickle
