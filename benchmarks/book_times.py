@@ -32,6 +32,7 @@ from pathlib import Path
 import jupytext
 
 from dlgtut.notebook_client import SteppedNotebookClient
+from dlgtut.processes import restore_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -63,7 +64,7 @@ def run(path: Path, quick: bool, timeout: int) -> tuple[float, str | None, list]
     env = {"DLGTUT_OFFLINE": os.environ.get("DLGTUT_OFFLINE", "1")}
     if quick:
         env["DLGTUT_QUICK"] = "1"
-    saved = {k: os.environ.get(k) for k in ("DLGTUT_QUICK", *env)}
+    saved = dict(os.environ)
     os.environ.pop("DLGTUT_QUICK", None)
     os.environ.update(env)  # the kernel inherits this process's environment
     nb = jupytext.read(path)
@@ -76,11 +77,7 @@ def run(path: Path, quick: bool, timeout: int) -> tuple[float, str | None, list]
     except Exception as exc:  # a failing cell, a cell timeout, a dead kernel
         error = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore_environ(saved)
     return time.perf_counter() - started, error, cell_seconds(nb)
 
 

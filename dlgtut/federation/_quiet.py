@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 
+from ..processes import restore_environ
+
 QUIET_FLOWER = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
 """Flower's switches that stop it reaching its servers (telemetry, the update check)."""
 
 
 def _import_flower_quietly() -> None:
-    saved = {key: os.environ.get(key) for key in QUIET_FLOWER}
+    saved = dict(os.environ)  # all of it: whatever the import writes is undone too
     for key, value in QUIET_FLOWER.items():
         os.environ.setdefault(key, value)
     try:
@@ -26,11 +28,7 @@ def _import_flower_quietly() -> None:
         raise ImportError(
             "dlgtut.federation needs Flower: pip install \"dlgtut[flower]\"") from err
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        restore_environ(saved)
 
 
 _import_flower_quietly()

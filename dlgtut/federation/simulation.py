@@ -39,7 +39,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import Strategy
 
 from ..errors import ConfigError
-from ..processes import descendants
+from ..processes import descendants, restore_environ
 from ._quiet import QUIET_FLOWER
 from .client import make_client_app
 from .records import load_arrays, state_to_arrays
@@ -249,11 +249,7 @@ def flower_environment(verbose: bool = False, processes: list | None = None) -> 
             processes.extend(watch.seen.values())
         for name, lg in loggers.items():
             lg.setLevel(levels[name])
-        for key in set(os.environ) - set(saved):
-            del os.environ[key]
-        for key, value in saved.items():
-            if os.environ.get(key) != value:
-                os.environ[key] = value
+        restore_environ(saved)
         shutil.rmtree(folder, ignore_errors=True)
 
 
