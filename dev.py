@@ -14,7 +14,9 @@ and executes every notebook, because the cache only sees notebook code, not chan
 `assignments` runs otter-grader's `otter assign` on every master notebook
 `assignments/<name>/<name>.md` into `_build/assignments/<name>/` (`student/`, `autograder/`) and
 refreshes the published student copy `assignments/<name>/student/`; `--check` also runs each
-solution against all its tests and fails unless it scores full marks.
+solution against all its tests and fails unless it scores full marks. `--grading-seed N` (or the
+environment variable DLGTUT_GRADING_SEED) is the teacher's seed that the hidden tests draw their
+data from (dlgtut/classroom/seed.py); without it they use a public default and the build says so.
 
 `colab` converts each chapter's source into the notebook that the book's Colab buttons open
 (tools/colab_notebooks.py): plain Markdown with the glued numbers, links and exercise
@@ -138,7 +140,7 @@ def test(pytest_args: list[str], random_order: bool) -> None:
     _run([PYTHON, "-m", "pytest", *parallel, *shuffle, *pytest_args])
 
 
-def assignments(check: bool, only: list[str]) -> None:
+def assignments(check: bool, only: list[str], grading_seed: str | None = None) -> None:
     """Build every assignment (or ``only`` these) with otter assign; stop at the first refusal."""
     ensure_venv()
     started = time.perf_counter()
@@ -148,6 +150,8 @@ def assignments(check: bool, only: list[str]) -> None:
         cmd.append("--check")
     if only:
         cmd += ["--only", *only]
+    if grading_seed is not None:
+        cmd += ["--grading-seed", grading_seed]
     _run(cmd)
     print(f"dlgtut: assignments built in {time.perf_counter() - started:.0f} s; student "
           f"notebooks and autograders in {BUILD / 'assignments'}", flush=True)
@@ -179,6 +183,9 @@ def main() -> None:
                           help="also run each solution against its tests (full marks or fail)")
     p_assign.add_argument("--only", nargs="+", default=[], metavar="NAME",
                           help="build only these assignments")
+    p_assign.add_argument("--grading-seed", metavar="N",
+                          help="the teacher's seed for the hidden tests' data (0 <= N < 2**31); "
+                          "default: $DLGTUT_GRADING_SEED, else a public one")
     sub.add_parser("relocate", help="write pyproject.toml's repository and version into every "
                    "install line, launch button, test fetch and link (tools/location.py)")
     sub.add_parser("colab", help="build the chapters' Colab notebooks from the built book into "
@@ -196,7 +203,7 @@ def main() -> None:
     elif args.command == "test":
         test(args.pytest_args, args.random_order)
     elif args.command == "assignments":
-        assignments(args.check, args.only)
+        assignments(args.check, args.only, args.grading_seed)
     elif args.command == "lock":
         lock()
     elif args.command == "colab":

@@ -13,6 +13,11 @@ writes::
     <out>/<name>/autograder/<name>-autograder_<timestamp>.zip   every test, hidden ones too
     <out>/<name>/questions.json             every question: name, points, graded by hand or not
 
+A hidden test draws its unseen data from the identifier ``GRADING_SEED``, which :func:`build`
+replaces with the teacher's seed in the hidden tests only (:mod:`.seed`); the name anywhere else
+in the master is refused, so the seed never reaches the student's notebook or public tests.
+The seed used is recorded in ``<out>/<name>/autograder/grading_seed.json``.
+
 Otter refusing (a malformed master, a test that does not parse, or with ``check`` a solution
 that does not score full marks) raises :class:`BuildError` with otter's own words.
 :func:`publish` copies the student notebook and its public tests to
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, DlgtutError
+from . import seed as seeds
 
 __all__ = [
     "BuildError",
@@ -156,12 +162,36 @@ def _master_notebook(master: Path):
     return notebook
 
 
+def _seed_hidden_tests(notebook, seed: int, master: Path) -> int:
+    """Write ``seed`` for ``GRADING_SEED`` in the hidden test cells; return how many use it.
+
+    Raises:
+        BuildError: ``GRADING_SEED`` outside a hidden test (it would reach the students, or
+            stay an undefined name).
+    """
+    in_tests, seeded = False, 0
+    for i, cell in enumerate(notebook.cells):
+        first = (cell.source.strip().splitlines() or [""])[0].strip().upper()
+        if cell.cell_type == "raw" and first in ("# BEGIN TESTS", "# END TESTS"):
+            in_tests = first == "# BEGIN TESTS"
+            continue
+        if not seeds.uses_seed(cell.source):
+            continue
+        if not (in_tests and cell.cell_type == "code" and first == "# HIDDEN"):
+            raise BuildError(f"{master.name}, cell {i}: {seeds.NAME} may only appear in a "
+                             "hidden test (a test cell whose first line is # HIDDEN)")
+        cell.source = seeds.substitute(cell.source, seed)
+        seeded += 1
+    return seeded
+
+
 def _tail(text: str, lines: int = 12) -> str:
     kept = [line for line in text.strip().splitlines() if "WARNING | Kernel is running" not in line]
     return "\n".join(kept[-lines:])
 
 
-def build(master: str | Path, out: str | Path, *, check: bool = False) -> Built:
+def build(master: str | Path, out: str | Path, *, check: bool = False,
+          grading_seed: int = seeds.PUBLIC_SEED, seed_source: str = "public default") -> Built:
     """Build one assignment into ``<out>/<name>/`` (replacing an earlier build there).
 
     Args:
@@ -169,6 +199,8 @@ def build(master: str | Path, out: str | Path, *, check: bool = False) -> Built:
         out: the build folder (``_build/assignments``).
         check: let otter run the solution against every test and refuse unless it scores full
             marks (the time of a whole run of the solution); off, only the files are made.
+        grading_seed: the teacher's seed, written for ``GRADING_SEED`` in the hidden tests.
+        seed_source: where the seed came from, for the record beside the autograder.
 
     Raises:
         BuildError: otter refused, or did not write what it should have.
@@ -184,6 +216,8 @@ def build(master: str | Path, out: str | Path, *, check: bool = False) -> Built:
         raise ConfigError(f"an assignment's name is letters, digits and '_', got {name!r}")
     notebook = _master_notebook(master)
     questions = read_questions(notebook)
+    grading_seed = seeds.parse_seed(grading_seed)
+    seeded = _seed_hidden_tests(notebook, grading_seed, master)
     folder = Path(out).resolve() / name
     shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -205,6 +239,7 @@ def build(master: str | Path, out: str | Path, *, check: bool = False) -> Built:
     if not student.is_file() or len(zips) != 1:
         raise BuildError(f"otter assign did not write the student notebook and one autograder "
                          f"zip for {name}:\n{_tail(done.stdout + done.stderr)}")
+    seeds.write_record(folder / "autograder", grading_seed, seed_source, seeded)
     (folder / "questions.json").write_text(json.dumps(
         [{"name": q.name, "points": q.points, "manual": q.manual} for q in questions],
         indent=2) + "\n")
@@ -256,10 +291,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="build only these")
     parser.add_argument("--check", action="store_true",
                         help="run each solution against every test; refuse unless full marks")
+    parser.add_argument("--grading-seed", metavar="N",
+                        help=f"the teacher's seed for the hidden tests' data (0 <= N < 2**31; "
+                        f"default: ${seeds.ENV}, else the public {seeds.PUBLIC_SEED})")
     parser.add_argument("--no-publish", action="store_true",
                         help="do not refresh assignments/<name>/student/")
     args = parser.parse_args(argv)
     try:
+        grading_seed, source = seeds.resolve_seed(args.grading_seed)
+        if source == "public default":
+            print(f"dlgtut assignments: no grading seed given (--grading-seed or "
+                  f"{seeds.ENV}): the hidden tests use the public default {grading_seed}, which "
+                  "anyone can read", file=sys.stderr, flush=True)
         masters = find_masters(args.assignments)
         if args.only:
             unknown = sorted(set(args.only) - {m.stem for m in masters})
@@ -269,7 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             masters = [m for m in masters if m.stem in args.only]
         for master in masters:
             started = time.perf_counter()
-            built = build(master, args.out, check=args.check)
+            built = build(master, args.out, check=args.check, grading_seed=grading_seed,
+                          seed_source=source)
             where = built.folder
             if not args.no_publish:
                 publish(built, master.parent / "student")
