@@ -12,7 +12,10 @@ versions the book was built with. Every chapter imports these instead of the boo
   the run did not produce. In a reader's notebook it only warns, because the numbers depend on
   the CPU's kernels, the thread count and the library versions (the Beyond DLG chapter once
   gave 17.4 and 22.4 dB on two CPUs): *Run all* goes on.
-* :func:`table` shows rows as a Markdown table.
+* :func:`table` shows rows as a Markdown table. Given a ``caption`` and a ``name``, in the
+  book build it is a MyST ``{table}`` directive (myst-nb parses Markdown output as MyST:
+  ``nb_render_markdown_format: myst``), so Sphinx numbers it and ``{numref}`` refers to
+  it ("Table 3.2"); elsewhere a bold "Table: caption" line above plain Markdown.
 * :func:`glue_run_times` glues how long the chapter takes, in full and quick mode, as measured
   alone on a 2-core CPU (``benchmarks/book_times.py --write`` records it in
   ``dlgtut/assets/run_times.json``), for the note at the top of every chapter.
@@ -25,8 +28,10 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from dlgtut.errors import ConfigError, WrongTypeError
+
 __all__ = ["RUN_TIME_KEYS", "STRICT_ENV", "ChapterCheckWarning", "check", "duration", "glue",
-           "glue_run_times", "run_times", "strict", "table"]
+           "glue_run_times", "in_book", "run_times", "strict", "table"]
 
 STRICT_ENV = "DLGTUT_STRICT"
 """Set to ``1`` (the book build and the tests do) to make a failed :func:`check` an error."""
@@ -115,12 +120,36 @@ class _Line:
         return self.text
 
 
-def table(rows: Iterable[Sequence[Any]], header: Sequence[str]) -> None:
+def in_book() -> bool:
+    """Whether this runs where myst-nb renders the output (the book build): myst-nb importable.
+
+    The same test :func:`glue` makes; a reader's Colab or Jupyter has no myst-nb.
+    """
+    try:
+        import myst_nb  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def table(rows: Iterable[Sequence[Any]], header: Sequence[str], *, caption: str | None = None,
+          name: str | None = None) -> None:
     """Show ``rows`` under ``header`` as a Markdown table (cells as ``str``).
+
+    With ``caption`` (and ``name``, the label ``{numref}`` uses), the book build (:func:`in_book`)
+    gets a MyST ``{table}`` directive, which Sphinx numbers; elsewhere the caption is a bold
+    "Table: caption" line above the table.
 
     Raises:
         ValueError: when a row's length differs from the header's.
+        ConfigError: a ``name`` without a ``caption``.
+        WrongTypeError: a ``caption`` or ``name`` that is not a non-empty string.
     """
+    for what, value in (("caption", caption), ("name", name)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise WrongTypeError(f"table's {what} must be a non-empty string, got {value!r}")
+    if name is not None and caption is None:
+        raise ConfigError(f"table {name!r} has a name but no caption: a numbered table needs one")
     header = [str(h) for h in header]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
@@ -128,6 +157,13 @@ def table(rows: Iterable[Sequence[Any]], header: Sequence[str]) -> None:
         if len(cells) != len(header):
             raise ValueError(f"a row of {len(cells)} cells under {len(header)} headers: {cells}")
         lines.append("| " + " | ".join(cells) + " |")
+    if caption is not None:
+        caption = " ".join(caption.split())  # one line: the directive's argument
+        if in_book():
+            options = [f":name: {name}"] if name else []
+            lines = [f"````{{table}} {caption}", *options, "", *lines, "````"]
+        else:
+            lines = [f"**Table: {caption}**", "", *lines]
     from IPython.display import Markdown, display
 
     display(Markdown("\n".join(lines)))

@@ -75,6 +75,41 @@ def test_table_shows_markdown_and_refuses_ragged_rows(monkeypatch):
         table([(1,)], ["n", "letter"])
 
 
+def test_a_captioned_table_is_a_numbered_myst_table_in_the_book(monkeypatch):
+    pytest.importorskip("myst_nb", reason="the book extra")
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    table([(1, "a")], ["n", "letter"], caption="Letters  by\nnumber", name="tab-letters")
+    assert shown[0].data == ("````{table} Letters by number\n:name: tab-letters\n\n"
+                             "| n | letter |\n|---|---|\n| 1 | a |\n````")
+
+
+def test_outside_the_book_a_captioned_table_is_plain_markdown(monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # Colab: import myst_nb raises
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    table([(1, "a")], ["n", "letter"], caption="Letters by number", name="tab-letters")
+    assert shown[0].data == ("**Table: Letters by number**\n\n"
+                             "| n | letter |\n|---|---|\n| 1 | a |")
+    assert "{" not in shown[0].data  # no MyST left for Colab to show as raw text
+
+
+def test_a_table_s_caption_and_name_are_checked():
+    from dlgtut.errors import ConfigError, WrongTypeError
+
+    with pytest.raises(ConfigError, match="has a name but no caption"):
+        table([(1,)], ["n"], name="tab-n")
+    for bad in ("", "  ", 3):
+        with pytest.raises(WrongTypeError, match="caption must be a non-empty string"):
+            table([(1,)], ["n"], caption=bad)
+    with pytest.raises(WrongTypeError, match="name must be a non-empty string"):
+        table([(1,)], ["n"], caption="n", name="")
+
+
 def test_every_chapter_states_its_measured_run_times():
     """Each chapter opens with its run time in full and quick mode, glued from the measured
     file (benchmarks/book_times.py --full --write), and says how to switch."""
