@@ -308,7 +308,8 @@ FILES = "https://raw.githubusercontent.com/example/leaky/v9.9/"
 INDEX = cn.BookIndex(
     documents={"book/ch": {"title": "This chapter", "page": "book/ch.html"},
                "book/other": {"title": "Other *page*", "page": "book/other.html"},
-               "book/bibliography": {"title": "Bibliography", "page": "book/bibliography.html"}},
+               "book/bibliography": {"title": "Bibliography", "page": "book/bibliography.html"},
+               "book/glossary": {"title": "Glossary", "page": "book/glossary.html"}},
     labels={
         "sec-x": {"doc": "book/other", "page": "book/other.html", "anchor": "sec-x",
                   "text": "A section", "kind": "section", "number": None},
@@ -376,6 +377,13 @@ def test_citations_are_author_year_links_to_the_bibliography(source, expected):
     ("{doc}`other`", f"[Other \\*page\\*]({SITE}book/other.html)"),
     ("{doc}`the other <other.md>`", f"[the other]({SITE}book/other.html)"),
     ("{doc}`/book/other`", f"[Other \\*page\\*]({SITE}book/other.html)"),
+    # glossary terms: Sphinx's anchor of a {glossary} entry is term-<its id>, as spelled there
+    ("{term}`FedAvg`", f"[FedAvg]({SITE}book/glossary.html#term-FedAvg)"),
+    ("{term}`TPR at low FPR` matters", f"[TPR at low FPR]({SITE}book/glossary.html"
+     "#term-TPR-at-low-FPR) matters"),
+    ("{term}`averaged updates <federated averaging>`",
+     f"[averaged updates]({SITE}book/glossary.html#term-federated-averaging)"),
+    ("{term}`DP_SGD`", f"[DP\\_SGD]({SITE}book/glossary.html#term-DP_SGD)"),
 ])
 def test_cross_references_are_links_to_the_online_pages(source, expected):
     assert convert(source) == expected

@@ -9,8 +9,10 @@ the source after the book itself has been built:
 * **Markdown cells** are plain Markdown: citations become "Zhu et al. (2019)" / "(Zhu et al.,
   2019; Abadi et al., 2016)" linked to the entry on the online bibliography; ``{ref}``,
   ``{numref}`` and ``{doc}`` become links to the online pages, with the titles and numbers
-  ("Exercise 12") the build gave them; glued numbers are written out, formatted as myst-nb's
-  ``{glue:text}`` formats them (its own ``format_plain_text``), from what the build leaves in
+  ("Exercise 12", "Figure 4.2") the build gave them; ``{term}`` links to the term's entry on
+  the glossary page (``book/glossary``, Sphinx's anchor ``term-<id>``); glued numbers are
+  written out, formatted as myst-nb's ``{glue:text}`` formats them (its own
+  ``format_plain_text``), from what the build leaves in
   ``_build/jupyter_execute/book/`` (the executed ``<chapter>.ipynb``, and ``<chapter>.glue.json``:
   myst-nb moves the values glued with ``display=False`` out of the notebook into that file);
   ``(label)=`` targets are dropped; an exercise is
@@ -67,6 +69,7 @@ DEFAULT_EXTENSIONS = ("colon_fence", "dollarmath", "linkify", "substitution", "t
 ADMONITIONS = {"admonition": None, "attention": "Attention", "caution": "Caution",
                "danger": "Danger", "error": "Error", "hint": "Hint", "important": "Important",
                "note": "Note", "seealso": "See also", "tip": "Tip", "warning": "Warning"}
+GLOSSARY = "book/glossary"  # the {glossary} that {term} roles link to
 GLUE_ROLES = ("glue", "glue:", "glue:any", "glue:text", "glue:md")
 GLUE_DIRECTIVES = ("glue", "glue:", "glue:any", "glue:md", "glue:math", "glue:figure")
 _ROLE_NAME = re.compile(r"\{([a-zA-Z0-9_\-+:]+)\}")  # mdit_py_plugins.myst_role's pattern
@@ -462,9 +465,22 @@ class MarkdownConverter:
             doc = self.index.documents[docname]
             text = explicit.group(1) if explicit else doc["title"]
             return f"[{escape(text)}]({self._page_url(doc['page'])})"
+        if name == "term":
+            explicit = _EXPLICIT.match(content.strip())
+            term = (explicit.group(2) if explicit else content).strip()
+            text = explicit.group(1) if explicit else term
+            return f"[{escape(text)}]({self._term_url(term)})"
         if name == "math":
             return f"${content}$"
         self.fail(f"role {{{name}}} has no plain-Markdown form (tools/colab_notebooks.py)")
+
+    def _term_url(self, term: str) -> str:
+        """The glossary's entry of ``term``: Sphinx's anchor ``term-<id>`` on its page."""
+        from sphinx.util.nodes import _make_id
+
+        if GLOSSARY not in self.index.documents:
+            self.fail(f"{{term}}`{term}`: no glossary ({GLOSSARY}) in the book index")
+        return self._page_url(self.index.documents[GLOSSARY]["page"], _make_id(f"term-{term}"))
 
     def _glue_role(self, name: str, content: str, literal: Callable[[str], str]) -> str:
         """A glued value; ``literal`` escapes plain text (not inside math)."""
