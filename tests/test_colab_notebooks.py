@@ -436,6 +436,11 @@ def test_math_code_and_tables_are_left_as_they_are(source):
     ("```{note} Careful\nhere.\n```", "> **Note**\n>\n> Careful\n> here."),
     (":::{warning}\nNo sandbox.\n:::", "> **Warning**\n>\n> No sandbox."),
     (":::{seealso}\n---\nclass: x\n---\nThe rest.\n:::", "> **See also**\n>\n> The rest."),
+    # a numbered table: its caption in bold above it, as dlgtut.chapter.table does outside
+    ("```{table} Who sees *what*\n:name: tab-a\n\n| a | b |\n|---|---|\n| 1 | 2 |\n```",
+     "**Table: Who sees *what***\n\n| a | b |\n|---|---|\n| 1 | 2 |"),
+    (":::{table} Who sees {ref}`sec-x`\n:name: tab-a\n\n| a |\n|---|\n| 1 |\n:::",
+     f"**Table: Who sees [A section]({SEC})**\n\n| a |\n|---|\n| 1 |"),
 ])
 def test_blocks_become_plain_markdown(source, expected):
     assert convert(source) == expected

@@ -34,7 +34,9 @@
    of the cell in the same figure), and the name is used by a ``{numref}`` in the chapter's
    prose ("{numref}`fig-dlg-progress`" renders "Figure 3.2").
 3. does the same for tables: every ``table(rows, header, caption="...", name="tab-...")`` call
-   has a literal caption and name, and the name is used by a ``{numref}``.
+   has a literal caption and name, and the name is used by a ``{numref}``; a Markdown table in
+   the prose (before ``## Exercises``) stands in a ``{table} caption`` directive with
+   ``:name: tab-...``, used by a ``{numref}`` too.
 
 Names are unique across the book. The notation page (``book/notation.md``) and the glossary
 (``book/glossary.md``, a Sphinx ``{glossary}``) are in ``_toc.yml``'s Reference part, and every
@@ -181,6 +183,8 @@ def test_every_chapter_opens_with_objectives_prerequisites_and_time(path):
     assert hours * 60 >= stated + 30, f"{path.name}: {hours} h with the exercises is too short"
 
 
+# a figure cell may end with a call to these: they return None, or the figure itself (Image)
+SHOWS_NOTHING_ELSE = ("Image", "show", "display", "tight_layout", "subplots_adjust")
 _FIGURE_CALL = re.compile(r"\bplt\.(subplots|figure)\(|\b(plot|draw)_\w+\(|\bImage\(")
 
 
@@ -239,6 +243,14 @@ def test_every_figure_has_a_caption_a_name_and_a_reference(path):
         assert name in refs, f"{where}: no {{numref}}`{name}` in the prose"
         assert not re.search(r"\btable\(", source), (
             f"{where}: a table in a figure's cell would be wrapped in the same figure")
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        last = ast.parse(TransformerManager().transform_cell(source)).body[-1]
+        assert not isinstance(last, ast.Expr) or (
+            isinstance(last.value, ast.Call) and ast.unparse(last.value.func).endswith(
+                SHOWS_NOTHING_ELSE)), (
+            f"{where}: its last line shows a value (a matplotlib Text?) that myst-nb would wrap "
+            "in the same figure: assign it (_ = ...)")
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
@@ -254,12 +266,41 @@ def test_every_table_has_a_caption_a_name_and_a_reference(path):
         assert name.value in refs, f"{where}: no {{numref}}`{name.value}` in the prose"
 
 
+_TABLE_BLOCK = re.compile(r"^(`{3,}|:{3,})\{table\}[ \t]*(.*?)\n(.*?)^\1[ \t]*$",
+                          re.MULTILINE | re.DOTALL)
+
+
+def _prose_tables(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    """((caption, name) of every {table} directive, the bare Markdown tables' first lines) in
+    the prose before ``## Exercises``."""
+    text = _markdown(path).split("\n## Exercises", 1)[0]
+    directives = []
+    for match in _TABLE_BLOCK.finditer(text):
+        name = re.search(r"^:name:\s*(\S+)", match.group(3), re.MULTILINE)
+        directives.append((match.group(2).strip(), name.group(1) if name else ""))
+    rest = _TABLE_BLOCK.sub("", text)
+    bare = [line for line in rest.split("\n") if re.match(r"^\|\s*:?-{3,}", line.strip())]
+    return directives, bare
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_every_table_in_the_prose_is_numbered_too(path):
+    directives, bare = _prose_tables(path)
+    assert not bare, f"{path.name}: a Markdown table outside a {{table}} directive"
+    refs = _numrefs(path)
+    for caption, name in directives:
+        assert caption, f"{path.name}: a {{table}} without a caption"
+        assert name.startswith("tab-"), f"{path.name}: {{table}} {caption!r} has no :name: tab-"
+        assert name in refs, f"{path.name}: no {{numref}}`{name}` in the prose"
+
+
 def test_names_are_unique_across_the_book():
     names = []
     for path in CHAPTERS:
         names += [str(options.get("name")) for _, options in _figures(path)]
         names += [str(k["name"].value) for _, k in _table_calls(path)
                   if isinstance(k.get("name"), ast.Constant)]
+        names += [name for _, name in _prose_tables(path)[0]]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
 

@@ -17,8 +17,10 @@ the source after the book itself has been built:
   myst-nb moves the values glued with ``display=False`` out of the notebook into that file);
   ``(label)=`` targets are dropped; an exercise is
   a bold "Exercise 12" paragraph and its solution is folded away in ``<details>``; admonitions
-  are block quotes with a bold title; math stays LaTeX, which Colab renders; relative links
-  point at the online book (pages) or at the repository at the release tag (other files);
+  are block quotes with a bold title; a ``{table}`` is its Markdown table under a bold "Table:
+  caption" line (as ``dlgtut.chapter.table`` shows one outside the book); math stays LaTeX,
+  which Colab renders; relative links point at the online book (pages) or at the repository
+  at the release tag (other files);
 * a first Markdown cell says which release the notebook was built from and links the chapter
   online.
 
@@ -354,6 +356,11 @@ class MarkdownConverter:
             return [f"> **{title}**"] + ([">"] + [f"> {line}" if line.strip() else ">"
                                                    for line in content.split("\n")]
                                                   if content else [])
+        if name == "table":  # as dlgtut.chapter.table shows a captioned table outside the book
+            content = self.convert(body)
+            if not argument:
+                return content.split("\n")
+            return [f"**Table: {self.inline(argument)}**", "", *content.split("\n")]
         if name == "math":
             return ["$$", *self.inline(body).split("\n"), "$$"]
         if name in ("code-block", "code", "sourcecode"):
