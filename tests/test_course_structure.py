@@ -27,8 +27,10 @@
    within 25% (at least 3 minutes) of it. The hours with the exercises are at least the
    reading time plus half an hour.
 2. gives every figure a number, a caption and a name, and refers to it by number: a code cell
-   that draws a figure (it calls ``plt.subplots``/``plt.figure``, a ``plot_*`` or ``draw_*``
-   function, or shows an ``Image(...)``; cells that show ipywidgets are interactive and exempt)
+   that draws a figure (its statements, not the functions it defines, call ``plt.subplots``/
+   ``plt.figure``, a ``plot_*`` or ``draw_*`` function, or show an ``Image(...)``; cells that
+   show ipywidgets are interactive, and cells tagged ``remove-output`` show nothing in the book:
+   both are exempt)
    has myst-nb's cell option ``mystnb: {figure: {caption: ..., name: fig-...}}`` in its YAML
    header, shows exactly that one figure (no ``table()`` in it: myst-nb would wrap every output
    of the cell in the same figure), and the name is used by a ``{numref}`` in the chapter's
@@ -184,7 +186,8 @@ def test_every_chapter_opens_with_objectives_prerequisites_and_time(path):
 
 
 # a figure cell may end with a call to these: they return None, or the figure itself (Image)
-SHOWS_NOTHING_ELSE = ("Image", "show", "display", "tight_layout", "subplots_adjust")
+SHOWS_NOTHING_ELSE = ("Image", "show", "display", "tight_layout", "subplots_adjust", "print",
+                     "glue")
 _FIGURE_CALL = re.compile(r"\bplt\.(subplots|figure)\(|\b(plot|draw)_\w+\(|\bImage\(")
 
 
@@ -193,7 +196,12 @@ def _code_cells(path: Path):
 
 
 def _draws_figure(source: str) -> bool:
-    code = "\n".join(line.split("#", 1)[0] for line in source.split("\n"))
+    """Whether the cell's own statements draw (a function it only defines does not)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    code = "\n".join(ast.unparse(node) for node in tree.body
+                     if not isinstance(node, (ast.FunctionDef, ast.ClassDef)))
     return bool(_FIGURE_CALL.search(code)) and "widgets." not in code
 
 
