@@ -11,7 +11,10 @@ it is interrupted and the notebook goes on, so a loop in one question costs that
 A submission that is not a notebook, that cannot be read, that crashes the grader or that runs
 out of time scores 0 on every question and says why in the CSV; it never stops the others. One
 whose result holds a score the assignment cannot give is ``flagged`` and scores 0 too
-(:func:`checked_scores`): the grading process's result was tampered with.
+(:func:`checked_scores`): the grading process's result was tampered with. One whose code
+rebinds what the tests or the grader call, or cannot be checked, is ``flagged`` with 0 on the
+questions that touches and each finding in the reason (:mod:`.tamper`, run here on the very
+bytes the worker grades, before any kernel starts); its other questions keep their points.
 Written answers are graded by hand: their columns are left empty for the instructor.
 
 The CSV (:func:`write_csv`) has the columns ``student, file, <every question>, total,
@@ -29,12 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..processes import descendants
+from . import tamper
 
 __all__ = [
     "Autograder",
@@ -88,8 +93,9 @@ class Grade:
         file: the file's name.
         scores: auto-graded question -> points (0 for every question of a failed submission).
         status: ``"graded"``, ``"failed"`` (not a notebook, unreadable, crashed, timed out)
-            or ``"flagged"`` (graded, but a score it reported was impossible and rejected:
-            :func:`checked_scores`; the reason says which).
+            or ``"flagged"`` (graded, but a score it reported was impossible and rejected,
+            :func:`checked_scores`, or its code rebinds what the tests call, :mod:`.tamper`;
+            the reason says which).
         reason: why it failed (empty when graded).
         seconds: wall-clock time of its grading.
     """
@@ -141,8 +147,6 @@ def find_autograder(name: str, build_dir: str | Path) -> Autograder:
         except (ValueError, KeyError, TypeError):
             raise ConfigError(f"{listing} is damaged; run python3 dev.py assignments") from None
     else:
-        import zipfile
-
         with zipfile.ZipFile(zip_path) as zf:
             tests = sorted(Path(n).stem for n in zf.namelist()
                            if n.startswith("tests/") and n.endswith(".py"))
@@ -194,6 +198,8 @@ class _Run:
     result_fd: int  # the read end of the worker's result pipe
     seen: dict = field(default_factory=dict)  # pid -> psutil.Process, every descendant seen
     received: bytearray = field(default_factory=bytearray)
+    zeroed: set = field(default_factory=set)  # questions its findings touch (.tamper)
+    findings: list = field(default_factory=list)  # their words, for the CSV
 
     def receive(self) -> None:
         """Read what the worker has written so far (the pipe must not fill up and block it)."""
@@ -240,8 +246,16 @@ def _package_root() -> str:
 
 
 def _start(path: Path, autograder: Autograder, cell_timeout: float,
-           env: Mapping[str, str] | None) -> _Run:
+           env: Mapping[str, str] | None, teacher: tamper.Teacher) -> _Run:
+    # Read once: checked here, graded from this copy (the original may change once kernels run).
+    try:
+        data = path.read_bytes()
+    except OSError:  # the worker then finds no readable notebook, and says so
+        data = b""
     tmp = Path(tempfile.mkdtemp(prefix="dlgtut-grade-"))
+    (tmp / "submission").mkdir()
+    (copy := tmp / "submission" / path.name).write_bytes(data)
+    zeroed, findings = tamper.check(data, path.name, teacher, autograder.auto)
     child_env = {**os.environ, **(env or {})}
     # otter and the kernel write their temporary files here, removed with the folder.
     child_env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp))
@@ -253,7 +267,7 @@ def _start(path: Path, autograder: Autograder, cell_timeout: float,
         with open(tmp / "worker.log", "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "dlgtut.classroom.worker", str(autograder.zip.resolve()),
-                 str(path.resolve()), "--result-fd", str(write_end),
+                 str(copy), "--result-fd", str(write_end),
                  "--cell-timeout", str(cell_timeout)],
                 cwd=tmp, env=child_env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(write_end,),
@@ -264,7 +278,8 @@ def _start(path: Path, autograder: Autograder, cell_timeout: float,
     finally:
         os.close(write_end)  # only the worker holds it now
     os.set_blocking(read_end, False)
-    return _Run(path, proc, time.perf_counter(), tmp, read_end)
+    return _Run(path, proc, time.perf_counter(), tmp, read_end, zeroed=zeroed,
+                findings=findings)
 
 
 def _failed(path: Path, autograder: Autograder, reason: str, seconds: float = 0.0) -> Grade:
@@ -273,6 +288,16 @@ def _failed(path: Path, autograder: Autograder, reason: str, seconds: float = 0.
 
 
 def _finish(run: _Run, autograder: Autograder, timed_out: float | None) -> Grade:
+    """The grade, with the questions the rebinding findings touch at 0, ``flagged``, why first."""
+    grade = _result(run, autograder, timed_out)
+    if not run.findings:
+        return grade
+    zeroed = {q: 0.0 if q in run.zeroed else s for q, s in grade.scores.items()}
+    return replace(grade, scores=zeroed, status="failed" if grade.status == "failed" else "flagged",
+                   reason="; ".join(run.findings + ([grade.reason] if grade.reason else [])))
+
+
+def _result(run: _Run, autograder: Autograder, timed_out: float | None) -> Grade:
     seconds = time.perf_counter() - run.started
     result = None
     if timed_out is None:
@@ -390,10 +415,11 @@ def grade_submissions(
             on_grade(done[path])
     running: list[_Run] = []
     retried: set[Path] = set()
+    teacher = _teacher(autograder)
     try:
         while pending or running:
             while pending and len(running) < jobs:
-                running.append(_start(pending.pop(0), autograder, cell_timeout, env))
+                running.append(_start(pending.pop(0), autograder, cell_timeout, env, teacher))
             time.sleep(0.1)
             for run in list(running):
                 run.watch()
@@ -417,6 +443,16 @@ def grade_submissions(
         for run in running:
             run.stop()
     return [done[p] for p in paths]
+
+
+def _teacher(autograder: Autograder) -> tamper.Teacher:
+    """What the rebinding check needs of the assignment: its tests and its given cells."""
+    try:
+        return tamper.read_teacher(autograder.zip, autograder.zip.with_name(f"{autograder.name}"
+                                                                             ".ipynb"))
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"{autograder.zip} cannot be read ({exc}); run python3 dev.py "
+                          "assignments") from None
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,166 @@
+"""Tampering found before grading: which questions it touches, and the CSV's words for it.
+
+:func:`check` runs in the grading process (:mod:`.grading`) on the bytes of the submission the
+worker is then given, before the notebook's kernel starts, with :func:`.rebinding.scan`; the
+teacher's side (:func:`read_teacher`) comes from the autograder zip (every test, hidden ones
+too) and the solution notebook the build writes beside it. A finding zeroes the questions it
+touches (:func:`touched`):
+
+* a rebound attribute (``torch.allclose``): the questions whose tests mention its last name
+  (``allclose``), and, where dlgtut's own source mentions it, every question whose tests import
+  dlgtut (the hidden tests call the library, which may call it);
+* a rebound given name (``torch``, ``grader``, ``images``): the questions whose tests mention
+  it, and every question whose ``grader.check`` comes at or after the cell (the given cells
+  after it may hand it to a test);
+* a rebound dunder method (``torch.Tensor.__eq__``: operators have no name in a test) or a
+  finding that cannot be checked: every auto-graded question, since otter runs every test once
+  more after the last cell, so no position in the notebook is safe;
+* always the question whose ``grader.check`` first follows the cell.
+
+A cell is named by its position in the notebook, counting every cell (Markdown too) from 1.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+from .rebinding import Finding, Teacher, is_dunder, parse_cell, scan, top_bindings
+
+__all__ = ["read_teacher", "notebook_cells", "touched", "describe", "check"]
+
+_CHECK = re.compile(r"""\.check\(\s*["']([^"']+)["']""")
+
+
+def read_teacher(zip_path: str | Path, notebook: str | Path | None = None) -> Teacher:
+    """What the grader knows of an assignment: its tests, and its given cells.
+
+    Args:
+        zip_path: the autograder zip (its ``tests/*.py``, hidden tests included).
+        notebook: the solution notebook the build writes beside the zip; without it no given
+            cell is known, and only rebound attributes and what cannot be checked are found.
+    """
+    tests: dict[str, frozenset[str]] = {}
+    with zipfile.ZipFile(zip_path) as zf:
+        for n in zf.namelist():
+            if n.startswith("tests/") and n.endswith(".py"):
+                tests[Path(n).stem] = _identifiers(zf.read(n).decode("utf-8", "replace"))
+    given, names, answers = set(), {}, set()
+    if notebook is not None and Path(notebook).is_file():
+        nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+        for cell in nb.get("cells", []):
+            if cell.get("cell_type") != "code":
+                continue
+            tree = parse_cell(_source(cell))
+            if tree is None:
+                continue
+            bound = top_bindings(tree)
+            if "otter_assign_solution_cell" in cell.get("metadata", {}).get("tags", []):
+                answers |= set(bound)
+                continue
+            given |= {ast.dump(s) for s in tree.body}
+            names.update(bound)
+    return Teacher(frozenset(given), {k: v for k, v in names.items() if k not in answers}, tests)
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _identifiers(source: str) -> frozenset[str]:
+    tree = parse_cell(source)
+    if tree is None:  # a test file that does not parse: say it mentions everything
+        return frozenset({"*"})
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            out.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            out.add(node.attr)
+        elif isinstance(node, ast.arg):
+            out.add(node.arg)
+        elif isinstance(node, ast.alias):
+            out.update(node.name.split("."))
+            out.add(node.asname or "")
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.update(node.module.split("."))
+    return frozenset(out - {""})
+
+
+@lru_cache(maxsize=1)
+def _dlgtut_identifiers() -> frozenset[str]:
+    """Every identifier dlgtut's own source mentions (the hidden tests call into it)."""
+    root = Path(__file__).resolve().parents[1]
+    out: set[str] = set()
+    for path in root.rglob("*.py"):
+        out |= _identifiers(path.read_text(encoding="utf-8", errors="replace"))
+    return frozenset(out)
+
+
+def notebook_cells(data: bytes, name: str = "") -> list[tuple[int, str, str]] | None:
+    """``(position from 1, cell type, source)`` of every cell of a notebook or otter's zip.
+
+    ``None`` when it is neither (the grader then fails it for its own reason).
+    """
+    if name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04":
+        import io
+
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                books = [zf.read(n) for n in zf.namelist() if n.endswith(".ipynb")]
+        except (zipfile.BadZipFile, OSError, KeyError):
+            return None
+        cells: list[tuple[int, str, str]] = []
+        for book in books:
+            cells += notebook_cells(book, "book.ipynb") or []
+        return cells
+    try:
+        nb = json.loads(data.decode("utf-8"))
+        return [(i, str(c.get("cell_type", "")), _source(c))
+                for i, c in enumerate(nb["cells"], start=1)]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def touched(finding: Finding, teacher: Teacher, cells, auto: tuple[str, ...]) -> tuple[str, ...]:
+    """The auto-graded questions whose grade ``finding`` may have changed, in order."""
+    checks = [(position, q) for position, kind, source in cells if kind == "code"
+              for q in _CHECK.findall(source) if q in auto]
+    after = {q for position, q in checks if position >= finding.cell}
+    own = next((q for position, q in checks if position >= finding.cell), None)
+    last = finding.name.rsplit(".", 1)[-1]
+    if finding.scope == "all" or is_dunder(last):
+        return auto
+    hit = {q for q in auto if q == own or last in teacher.tests.get(q, ()) or
+           "*" in teacher.tests.get(q, ())}
+    if finding.scope == "attribute" and last in _dlgtut_identifiers():
+        hit |= {q for q in auto if "dlgtut" in teacher.tests.get(q, ())}
+    if finding.scope == "given":
+        hit |= after
+    return tuple(q for q in auto if q in hit)
+
+
+def describe(finding: Finding, questions: tuple[str, ...]) -> str:
+    """The CSV's words: ``cell 12 rebinds torch.allclose (q1)``."""
+    what = (f"rebinds {finding.name}" if finding.kind == "rebinds"
+            else f"cannot be checked: {finding.name}")
+    return f"cell {finding.cell} {what} ({', '.join(questions) or 'no question'})"
+
+
+def check(data: bytes, name: str, teacher: Teacher, auto: tuple[str, ...]
+          ) -> tuple[set[str], list[str]]:
+    """The questions a submission's findings touch, and one reason per finding."""
+    cells = notebook_cells(data, name)
+    if cells is None:
+        return set(), []
+    zeroed, reasons = set(), []
+    for f in scan(cells, teacher):
+        qs = touched(f, teacher, cells, auto)
+        zeroed |= set(qs)
+        reasons.append(describe(f, qs))
+    return zeroed, reasons
