@@ -144,3 +144,20 @@ def test_importing_the_federation_leaves_the_environment_alone():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True).stdout
     assert out.strip() == "[true, \"0\"]"
+
+
+def test_ray_s_sockets_fit_when_the_temporary_folder_is_long(monkeypatch, tmp_path):
+    # The grader gives every submission a TMPDIR of its own; under it (or macOS's
+    # /var/folders/...) Ray's socket paths passed Linux's 107 bytes and no federation started.
+    import tempfile
+
+    from dlgtut.federation.simulation import SOCKET_ROOM, flower_environment
+
+    long = tmp_path / ("a-long-temporary-folder-" * 3)
+    long.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    with flower_environment() as folder:
+        assert len(folder) <= SOCKET_ROOM + len("/dlgtut-flwr-XXXXXXXX"), folder
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    with flower_environment() as folder:
+        assert folder.startswith("/tmp/dlgtut-flwr-")
