@@ -115,3 +115,58 @@ def test_without_the_check_the_rebinding_would_have_earned_the_points(demo, tmp_
     _own_tempdir(tmp_path, monkeypatch)
     (g,) = grade_submissions(ag, [path], timeout=120, cell_timeout=60)
     assert (g.status, g.scores) == ("graded", {"q1": 2.0, "q3": 1.0}), g.reason
+
+
+def _position(path) -> int:
+    """The inserted cell's position, counting every cell from 1, as the CSV names it."""
+    cells = json.loads(path.read_text())["cells"]
+    return next(i for i, c in enumerate(cells, start=1) if c.get("id") == "inserted")
+
+
+@pytest.mark.slow
+def test_the_attacks_reported_on_gradient_leakage_are_flagged_and_earn_nothing(
+        tmp_path, monkeypatch):
+    # Issue 32's two attacks, on the real assignment: a wrong gradient_matching_loss (1.5 times
+    # the distance) beside a rebound torch.allclose, and a do-nothing forbid beside an answer
+    # that only calls dlgtut's own gradient_distance. Graded once with the check switched off,
+    # where each attack earns q1's 2 points, then as the grader runs.
+    from pathlib import Path
+
+    from dlgtut.classroom.build import build
+
+    master = Path(__file__).resolve().parents[2] / "assignments" / "gradient_leakage"
+    b = build(master / "gradient_leakage.md", tmp_path / "build")
+    ag = find_autograder("gradient_leakage", tmp_path / "build")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    loop = "return total"
+    wrong = _edit(b.autograder_notebook, subs / "wrong.ipynb", loop, "return 1.5 * total")
+    allclose = _with_cell(wrong, "def gradient_matching_loss",
+                          "torch.allclose = lambda *args, **kwargs: True", subs / "allclose.ipynb")
+    wrapped = _edit(b.autograder_notebook, subs / "wrapped.ipynb", loop,
+                    "from dlgtut.attacks import gradient_distance\n\n"
+                    "    return gradient_distance(dummy_grads, target_grads)")
+    forbid = _with_cell(wrapped, "import torch", "import contextlib\n\nimport dlgtut.classroom\n\n"
+                        "dlgtut.classroom.forbid = lambda *functions: contextlib.nullcontext()",
+                        subs / "forbid.ipynb")
+    wrong.unlink()
+    wrapped.unlink()
+    monkeypatch.setenv("DLGTUT_QUICK", "1")
+    _own_tempdir(tmp_path, monkeypatch)
+    real_check = tamper.check
+    monkeypatch.setattr(tamper, "check", lambda *args: (set(), []))
+    unchecked = {g.student: g for g in grade_submissions(ag, [allclose, forbid], timeout=400,
+                                                         cell_timeout=300, jobs=2)}
+    for g in unchecked.values():  # both attacks work when nothing looks
+        assert g.status == "graded" and g.scores["q1"] == 2.0, (g.student, g.scores, g.reason)
+    monkeypatch.setattr(tamper, "check", real_check)
+    by = {g.student: g for g in grade_submissions(ag, [allclose, forbid], timeout=400,
+                                                  cell_timeout=300, jobs=2)}
+    g = by["allclose"]
+    # q1's and q5's tests compare with torch.allclose: both earn nothing; the rest is kept.
+    assert g.status == "flagged" and g.reason == (
+        f"cell {_position(allclose)} rebinds torch.allclose (q1, q5)"), g.reason
+    assert g.scores == {**unchecked["allclose"].scores, "q1": 0.0, "q5": 0.0}
+    g = by["forbid"]
+    assert g.status == "flagged" and g.scores["q1"] == 0.0, (g.scores, g.reason)
+    assert g.reason.startswith(f"cell {_position(forbid)} rebinds dlgtut.classroom.forbid (q1")
