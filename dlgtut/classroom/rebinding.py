@@ -6,7 +6,7 @@ does nothing, changes what the tests find, and nothing that runs in that kernel 
 to notice. So :func:`scan` reads the notebook's text with :mod:`ast` (after IPython's own
 rewriting of magics), in the grading process, before any of it runs. A :class:`Finding` is:
 
-* ``rebinds NAME``: an attribute of a protected package (:data:`PROTECTED`: torch, numpy, scipy,
+* ``rebinds NAME``: an attribute of a protected package (``PROTECTED``: torch, numpy, scipy,
   scikit-learn, dlgtut, otter, the standard modules the grader leans on) is assigned, deleted,
   augmented or ``setattr`` with a literal name (``torch.allclose = ...``, ``del torch.x``,
   ``dlgtut.classroom.forbid = ...``), also through an alias (``import torch.nn.functional as
