@@ -18,6 +18,13 @@ replaces with the teacher's seed in the hidden tests only (:mod:`.seed`); the na
 in the master is refused, so the seed never reaches the student's notebook or public tests.
 The seed used is recorded in ``<out>/<name>/autograder/grading_seed.json``.
 
+The autograder zip is otter's Gradescope autograder (``run_autograder``, ``setup.sh``,
+``environment.yml``, ``otter_config.json``, ``tests/``). Its environment installs, beside
+otter-grader, the dlgtut release the master's set-up cell installs (``dlgtut @ git+<repository>
+@v<version>``, with that line's extras but ``student``: the autograder has otter-grader 7), unless
+the master's ``# ASSIGNMENT CONFIG`` names ``requirements`` of its own
+(:func:`platform_requirements`).
+
 Otter refusing (a malformed master, a test that does not parse, or with ``check`` a solution
 that does not score full marks) raises :class:`BuildError` with otter's own words.
 :func:`publish` copies the student notebook and its public tests to
@@ -54,10 +61,13 @@ __all__ = [
     "build",
     "publish",
     "student_view",
+    "platform_requirements",
     "main",
 ]
 
 _NAME = re.compile(r"[A-Za-z0-9_]+")
+# The set-up cell's install line: "dlgtut[student] @ git+https://github.com/<owner>/<name>@v0.1.0"
+_INSTALL = re.compile(r"""\bdlgtut(?:\[([A-Za-z0-9_,\s-]*)\])?\s*@\s*(git\+https://[^\s"']+)""")
 
 
 class BuildError(DlgtutError, RuntimeError):
@@ -185,6 +195,48 @@ def _seed_hidden_tests(notebook, seed: int, master: Path) -> int:
     return seeded
 
 
+def platform_requirements(notebook) -> list[str]:
+    """What the autograder's environment installs besides otter-grader: the master's dlgtut.
+
+    Read from the install line of the master's set-up cell (the release the book points to),
+    with its extras but ``student`` (otter-grader 5, for Colab; the autograder runs otter 7).
+
+    A master that never imports dlgtut needs nothing more (an empty list).
+
+    Raises:
+        BuildError: the master imports dlgtut but no code cell installs
+            ``dlgtut @ git+https://...``.
+    """
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        found = _INSTALL.search(cell.source)
+        if found:
+            extras = [e.strip() for e in (found.group(1) or "").split(",")
+                      if e.strip() and e.strip() != "student"]
+            return [f"dlgtut{'[' + ','.join(extras) + ']' if extras else ''} @ {found.group(2)}"]
+    if not any(re.search(r"^\s*(from|import)\s+dlgtut\b", cell.source, re.M)
+               for cell in notebook.cells):
+        return []
+    raise BuildError("no set-up cell installs 'dlgtut @ git+https://...': the autograder would "
+                     "not know which dlgtut to install")
+
+
+def _with_requirements(notebook, source: Path) -> None:
+    """Write the platform's requirements.txt into ``source`` and name it in the config cell,
+    unless the master's config names requirements of its own."""
+    for cell in notebook.cells:
+        if cell.cell_type == "raw":
+            config = _raw_config(cell.source, "# ASSIGNMENT CONFIG")
+            if config is None:
+                continue
+            needs = platform_requirements(notebook)
+            if "requirements" not in config and needs:
+                (source / "requirements.txt").write_text("\n".join(needs) + "\n")
+                cell.source = cell.source.rstrip() + "\nrequirements: requirements.txt\n"
+            return
+
+
 def _tail(text: str, lines: int = 12) -> str:
     kept = [line for line in text.strip().splitlines() if "WARNING | Kernel is running" not in line]
     return "\n".join(kept[-lines:])
@@ -226,6 +278,7 @@ def build(master: str | Path, out: str | Path, *, check: bool = False,
         # Files beside the master (data, helpers) go along: otter resolves them from there.
         shutil.copytree(master.parent, source,
                         ignore=shutil.ignore_patterns("student", "*.md", "__pycache__"))
+        _with_requirements(notebook, source)
         nbformat.write(notebook, source / f"{name}.ipynb")
         cmd = [sys.executable, "-m", "otter", "assign", str(source / f"{name}.ipynb"),
                str(folder)]
