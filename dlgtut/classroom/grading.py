@@ -10,8 +10,9 @@ it is interrupted and the notebook goes on, so a loop in one question costs that
 
 A submission that is not a notebook, that cannot be read, that crashes the grader or that runs
 out of time scores 0 on every question and says why in the CSV; it never stops the others. One
-whose result holds a score the assignment cannot give is ``flagged`` and scores 0 too
-(:func:`checked_scores`): the grading process's result was tampered with. One whose code
+whose result holds a score the assignment cannot give, or comes from tests other than the
+autograder's, is ``flagged`` and scores 0 too (:func:`.tamper.checked_scores`,
+:func:`.tamper.checked_tests`): the grading process's result was tampered with. One whose code
 rebinds what the tests or the grader call, or cannot be checked, is ``flagged`` with 0 on the
 questions that touches and each finding in the reason (:mod:`.tamper`, run here on the very
 bytes the worker grades, before any kernel starts); its other questions keep their points.
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -40,6 +40,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..processes import descendants
 from . import tamper
+from .tamper import checked_scores, checked_tests
 
 __all__ = [
     "Autograder",
@@ -93,9 +94,8 @@ class Grade:
         file: the file's name.
         scores: auto-graded question -> points (0 for every question of a failed submission).
         status: ``"graded"``, ``"failed"`` (not a notebook, unreadable, crashed, timed out)
-            or ``"flagged"`` (graded, but a score it reported was impossible and rejected,
-            :func:`checked_scores`, or its code rebinds what the tests call, :mod:`.tamper`;
-            the reason says which).
+            or ``"flagged"`` (graded, but its result was impossible or came from other tests,
+            or its code rebinds what the tests call: :mod:`.tamper`; the reason says which).
         reason: why it failed (empty when graded).
         seconds: wall-clock time of its grading.
     """
@@ -198,6 +198,7 @@ class _Run:
     result_fd: int  # the read end of the worker's result pipe
     seen: dict = field(default_factory=dict)  # pid -> psutil.Process, every descendant seen
     received: bytearray = field(default_factory=bytearray)
+    teacher: tamper.Teacher | None = None  # what the tests that run must be
     zeroed: set = field(default_factory=set)  # questions its findings touch (.tamper)
     findings: list = field(default_factory=list)  # their words, for the CSV
 
@@ -278,7 +279,7 @@ def _start(path: Path, autograder: Autograder, cell_timeout: float,
     finally:
         os.close(write_end)  # only the worker holds it now
     os.set_blocking(read_end, False)
-    return _Run(path, proc, time.perf_counter(), tmp, read_end, zeroed=zeroed,
+    return _Run(path, proc, time.perf_counter(), tmp, read_end, teacher=teacher, zeroed=zeroed,
                 findings=findings)
 
 
@@ -320,6 +321,8 @@ def _result(run: _Run, autograder: Autograder, timed_out: float | None) -> Grade
     got = result.get("questions", {})
     if isinstance(got, dict):
         scores, flags = checked_scores(got, autograder)
+        flags += checked_tests(got, result.get("tests"), run.teacher)
+        scores = dict.fromkeys(autograder.auto, 0.0) if flags else scores
     else:
         scores = dict.fromkeys(autograder.auto, 0.0)
         flags, got = ["the result was not a table of questions: rejected"], {}
@@ -329,40 +332,6 @@ def _result(run: _Run, autograder: Autograder, timed_out: float | None) -> Grade
     notes += [f"no result for {', '.join(missing)}"] if missing else []
     status = "flagged" if flags else "graded"
     return Grade(run.path.stem, run.path.name, scores, status, "; ".join(flags + notes), seconds)
-
-
-def checked_scores(got: Mapping, autograder: Autograder) -> tuple[dict[str, float], list[str]]:
-    """The auto-graded questions' scores from a grading result, and what was rejected.
-
-    A score the assignment cannot give (above the question's points, below zero, not a
-    finite number, reported out of other points than the assignment's, or for a question
-    the assignment does not have) is not a grade but a sign of tampering: otter never reports
-    one, so the result did not come from the grader alone, and no score in it is kept. Every
-    question then gets 0, and the reasons are returned, for the CSV.
-    """
-    possible = {q: float(p) for q, p, manual in autograder.questions if not manual}
-    scores = dict.fromkeys(possible, 0.0)
-    flags = []
-    for q, value in got.items():
-        if q not in possible:
-            flags.append(f"a score for {str(q)[:40]!r}, which is not an auto-graded question "
-                         "of this assignment: rejected")
-            continue
-        try:
-            score, out_of = (float(v) for v in value)
-        except (TypeError, ValueError):
-            flags.append(f"{q}: an unreadable score: rejected")
-            continue
-        if not (math.isfinite(score) and 0 <= score <= possible[q]):
-            flags.append(f"{q}: {score:g} points, outside 0 to {possible[q]:g}: rejected")
-        elif out_of != possible[q]:
-            flags.append(f"{q}: scored out of {out_of:g} points, the assignment gives "
-                         f"{possible[q]:g}: rejected")
-        else:
-            scores[q] = score
-    if flags:
-        scores = dict.fromkeys(possible, 0.0)
-    return scores, flags
 
 
 # A kernel that dies before it answers, or does not answer within the kernel client's start-up

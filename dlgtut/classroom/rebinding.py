@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Finding", "Teacher", "scan", "top_bindings", "CANNOT"]
 
@@ -92,11 +92,13 @@ class Teacher:
         given_names: name -> the import it is bound to (``"torch"``), or ``""`` when the given
             cells define it; the answer cells' names are left out.
         tests: auto-graded question -> every identifier its tests (public and hidden) mention.
+        digests: question -> :func:`.tamper.digest` of its test file as the zip holds it.
     """
 
     given_sources: frozenset[str]
     given_names: dict[str, str]
     tests: dict[str, frozenset[str]]
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 def _transform(source: str) -> str:
@@ -266,9 +268,9 @@ class _Scanner(ast.NodeVisitor):
             self.visit(d)
         saved = self.global_names
         self.depth, self.global_names = self.depth + 1, set()
-        for field in ("args", "bases", "keywords", "body", "elt", "key", "value",
-                      "generators"):
-            value = getattr(node, field, None)
+        for part in ("args", "bases", "keywords", "body", "elt", "key", "value",
+                     "generators"):
+            value = getattr(node, part, None)
             for child in value if isinstance(value, list) else [value]:
                 if isinstance(child, ast.AST):
                     self.visit(child)

@@ -18,22 +18,69 @@ touches (:func:`touched`):
 * always the question whose ``grader.check`` first follows the cell.
 
 A cell is named by its position in the notebook, counting every cell (Markdown too) from 1.
+
+What comes back from the worker is checked too, since the notebook's kernel runs the tests and
+can reach what they report: a score the assignment cannot give (:func:`checked_scores`), or one
+from test files other than the autograder's (:func:`checked_tests`: the kernel can write the
+files otter unpacked), rejects the whole result.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
+import math
 import re
 import zipfile
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .rebinding import Finding, Teacher, is_dunder, parse_cell, scan, top_bindings
 
-__all__ = ["read_teacher", "notebook_cells", "touched", "describe", "check"]
+if TYPE_CHECKING:
+    from .grading import Autograder
+
+__all__ = ["read_teacher", "notebook_cells", "touched", "describe", "check", "checked_scores",
+           "checked_tests", "digest"]
 
 _CHECK = re.compile(r"""\.check\(\s*["']([^"']+)["']""")
+
+
+def checked_scores(got: Mapping, autograder: Autograder) -> tuple[dict[str, float], list[str]]:
+    """The auto-graded questions' scores from a grading result, and what was rejected.
+
+    A score the assignment cannot give (above the question's points, below zero, not a
+    finite number, reported out of other points than the assignment's, or for a question
+    the assignment does not have) is not a grade but a sign of tampering: otter never reports
+    one, so the result did not come from the grader alone, and no score in it is kept. Every
+    question then gets 0, and the reasons are returned, for the CSV.
+    """
+    possible = {q: float(p) for q, p, manual in autograder.questions if not manual}
+    scores = dict.fromkeys(possible, 0.0)
+    flags = []
+    for q, value in got.items():
+        if q not in possible:
+            flags.append(f"a score for {str(q)[:40]!r}, which is not an auto-graded question "
+                         "of this assignment: rejected")
+            continue
+        try:
+            score, out_of = (float(v) for v in value)
+        except (TypeError, ValueError):
+            flags.append(f"{q}: an unreadable score: rejected")
+            continue
+        if not (math.isfinite(score) and 0 <= score <= possible[q]):
+            flags.append(f"{q}: {score:g} points, outside 0 to {possible[q]:g}: rejected")
+        elif out_of != possible[q]:
+            flags.append(f"{q}: scored out of {out_of:g} points, the assignment gives "
+                         f"{possible[q]:g}: rejected")
+        else:
+            scores[q] = score
+    if flags:
+        scores = dict.fromkeys(possible, 0.0)
+    return scores, flags
 
 
 def read_teacher(zip_path: str | Path, notebook: str | Path | None = None) -> Teacher:
@@ -45,10 +92,14 @@ def read_teacher(zip_path: str | Path, notebook: str | Path | None = None) -> Te
             cell is known, and only rebound attributes and what cannot be checked are found.
     """
     tests: dict[str, frozenset[str]] = {}
+    digests: dict[str, str] = {}
     with zipfile.ZipFile(zip_path) as zf:
         for n in zf.namelist():
             if n.startswith("tests/") and n.endswith(".py"):
-                tests[Path(n).stem] = _identifiers(zf.read(n).decode("utf-8", "replace"))
+                text = zf.read(n).decode("utf-8", "replace")
+                tests[Path(n).stem] = _identifiers(text)
+                if not re.search(r"^OK_FORMAT\s*=\s*True", text, re.MULTILINE):
+                    digests[Path(n).stem] = digest(text)
     given, names, answers = set(), {}, set()
     if notebook is not None and Path(notebook).is_file():
         nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
@@ -64,7 +115,8 @@ def read_teacher(zip_path: str | Path, notebook: str | Path | None = None) -> Te
                 continue
             given |= {ast.dump(s) for s in tree.body}
             names.update(bound)
-    return Teacher(frozenset(given), {k: v for k, v in names.items() if k not in answers}, tests)
+    return Teacher(frozenset(given), {k: v for k, v in names.items() if k not in answers}, tests,
+                   digests)
 
 
 def _source(cell) -> str:
@@ -164,3 +216,27 @@ def check(data: bytes, name: str, teacher: Teacher, auto: tuple[str, ...]
         zeroed |= set(qs)
         reasons.append(describe(f, qs))
     return zeroed, reasons
+
+
+def digest(source: str | None) -> str | None:
+    """A test file's fingerprint (SHA-256 of its text, line ends made ``\\n``), None for none."""
+    if not isinstance(source, str):
+        return None
+    return hashlib.sha256(source.replace("\r\n", "\n").encode("utf-8")).hexdigest()
+
+
+def checked_tests(got: Mapping, ran, teacher: Teacher | None) -> list[str]:
+    """What to reject because the tests that ran are not the autograder's.
+
+    The notebook's kernel can write files, the tests otter unpacked beside it included: a test
+    file replaced by one that always passes would otherwise earn its points. The worker sends
+    back the fingerprint of each test file that ran (``ran``: question -> :func:`digest`); each
+    must be that of the zip's file, read by the grading process before any kernel started.
+    Checked for otter's exception-based tests (every dlgtut assignment's); OK-format ones carry
+    no text to compare.
+    """
+    if teacher is None:
+        return []
+    ran = ran if isinstance(ran, Mapping) else {}
+    return [f"{q}: the tests that ran are not the assignment's: rejected"
+            for q in got if q in teacher.digests and ran.get(q) != teacher.digests[q]]

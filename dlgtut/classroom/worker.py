@@ -3,9 +3,10 @@
 ``python -m dlgtut.classroom.worker AUTOGRADER SUBMISSION --result-fd N --cell-timeout S``
 runs otter's non-containerised grading (``otter.api.grade_submission``) and writes its result
 to the pipe ``N`` the parent opened, a JSON object: ``{"ok": true, "questions": {name: [score,
-possible]}}`` or ``{"ok": false, "reason": "..."}``. Whatever goes wrong, it writes the reason
-rather than a traceback; the parent kills it (and the notebook's kernel) if it runs past the
-submission's time limit.
+possible]}, "tests": {name: fingerprint of the test file that ran}}`` (the grading process
+checks them: :func:`.tamper.checked_tests`) or ``{"ok": false, "reason": "..."}``. Whatever
+goes wrong, it writes the reason rather than a traceback; the parent kills it (and the
+notebook's kernel) if it runs past the submission's time limit.
 
 The result travels by a pipe, not a file, so that the notebook's kernel (a child of this
 process, which does not inherit the pipe) cannot write one of its own in its place, nor can a
@@ -135,7 +136,11 @@ def grade(autograder: str, submission: str, cell_timeout: float) -> dict:
         error = results.catastrophic_error
         why = _reason(error) if error is not None else "no test could be run"
         return {"ok": False, "reason": f"otter could not grade it: {why}"}
-    return {"ok": True, "questions": questions, "notes": _notes(results.notebook, cell_timeout)}
+    from .tamper import digest
+
+    tests = {name: digest(getattr(r, "source", None)) for name, r in results.results.items()}
+    return {"ok": True, "questions": questions, "tests": tests,
+            "notes": _notes(results.notebook, cell_timeout)}
 
 
 def _notes(executed, cell_timeout: float) -> list[str]:

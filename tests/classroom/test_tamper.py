@@ -3,9 +3,10 @@
 Each notebook here is the demo's solution with one thing changed, as a student would hand it
 in: a wrong answer beside a rebound ``numpy.allclose`` (the demo's hidden q1 test compares with
 it), a do-nothing ``dlgtut.classroom.forbid``, the same rebinding hidden from static analysis,
-otter's own points rewritten in the kernel, and a correct solution that only sets settings,
-defines helpers and imports again. The last is graded in full; every other one is flagged,
-with the cell and the name in the reason, and earns nothing on the questions it touches.
+otter's own points rewritten in the kernel, the test files otter unpacked written over, and a
+correct solution that only sets settings, defines helpers and imports again. The last is
+graded in full; every other one is flagged, with the cell and the name in the reason (or what
+was rejected), and earns nothing on the questions it touches.
 """
 
 import json
@@ -52,6 +53,16 @@ def _submissions(b, folder):
                "at.TestFile.resolve_test_file_points = staticmethod(\n"
                "    lambda total, cases: [dataclasses.replace(c, points=50) for c in cases])",
                folder / "points.ipynb")
+    # Files the kernel can write: a test file of a question that does not exist, then checked,
+    # and q1's hidden tests replaced by one that always passes, beside a wrong answer. Neither
+    # rebinds anything; what comes back is rejected instead.
+    test_file = ("import os\n\nwith open(os.path.join(grader._tests_dir, '{q}.py'), 'w') as f:\n"
+                 "    f.write('from otter.test_files import test_case\\n\\nOK_FORMAT = False\\n'\n"
+                 "            'name = \"{q}\"\\npoints = {points}\\n\\n\\n@test_case()\\n'\n"
+                 "            'def test_anything():\\n    pass\\n')\n")
+    _with_cell(sol, "def double", test_file.format(q="q9", points=5) + "grader.check('q9')",
+               folder / "extra.ipynb")
+    _with_cell(wrong, "def double", test_file.format(q="q1", points=2), folder / "tests.ipynb")
     legit = _with_cell(sol, "grader = otter.Notebook()",
                        "import numpy as np\nimport torch\n\n"
                        "torch.backends.cudnn.deterministic = True\ntorch.manual_seed(0)\n"
@@ -94,6 +105,12 @@ def test_rebinding_what_the_tests_call_earns_nothing_on_the_questions_it_touches
     assert g.reason.startswith("cell 5 rebinds otter.test_files.abstract_test.TestFile."
                                "resolve_test_file_points (q1)")
     assert "q1: 100 points, outside 0 to 2: rejected" in g.reason
+    # A score for a question that does not exist, and q1's tests swapped: nothing is kept.
+    for name, words in (("extra", "a score for 'q9', which is not an auto-graded question of "
+                                  "this assignment: rejected"),
+                        ("tests", "q1: the tests that ran are not the assignment's: rejected")):
+        g = by[name]
+        assert (g.status, g.scores, g.reason) == ("flagged", {"q1": 0.0, "q3": 0.0}, words)
     # Settings, seeds, a helper and imports again: not flagged, full marks.
     g = by["legit"]
     assert (g.status, g.scores, g.reason) == ("graded", {"q1": 2.0, "q3": 1.0}, "")
