@@ -86,6 +86,11 @@ def checked_scores(got: Mapping, autograder: Autograder) -> tuple[dict[str, floa
 def read_teacher(zip_path: str | Path, notebook: str | Path | None = None) -> Teacher:
     """What the grader knows of an assignment: its tests, and its given cells.
 
+    The given names kept are those a test can see: every name a given cell imports (``torch``,
+    ``np``), ``grader`` and ``otter``, and the variables the tests take (their functions'
+    parameters) with, back through the given cells, every name those are computed from; a
+    given cell's scratch variable (``fig``, ``ax``) may be reused. ``_`` never counts.
+
     Args:
         zip_path: the autograder zip (its ``tests/*.py``, hidden tests included).
         notebook: the solution notebook the build writes beside the zip; without it no given
@@ -93,20 +98,20 @@ def read_teacher(zip_path: str | Path, notebook: str | Path | None = None) -> Te
     """
     tests: dict[str, frozenset[str]] = {}
     digests: dict[str, str] = {}
+    needed = {"grader", "otter"}
     with zipfile.ZipFile(zip_path) as zf:
         for n in zf.namelist():
             if n.startswith("tests/") and n.endswith(".py"):
                 text = zf.read(n).decode("utf-8", "replace")
                 tests[Path(n).stem] = _identifiers(text)
+                needed |= _parameters(text)
                 if not re.search(r"^OK_FORMAT\s*=\s*True", text, re.MULTILINE):
                     digests[Path(n).stem] = digest(text)
-    given, names, answers = set(), {}, set()
+    given, names, answers, cells = set(), {}, set(), []
     if notebook is not None and Path(notebook).is_file():
         nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
         for cell in nb.get("cells", []):
-            if cell.get("cell_type") != "code":
-                continue
-            tree = parse_cell(_source(cell))
+            tree = parse_cell(_source(cell)) if cell.get("cell_type") == "code" else None
             if tree is None:
                 continue
             bound = top_bindings(tree)
@@ -115,8 +120,26 @@ def read_teacher(zip_path: str | Path, notebook: str | Path | None = None) -> Te
                 continue
             given |= {ast.dump(s) for s in tree.body}
             names.update(bound)
-    return Teacher(frozenset(given), {k: v for k, v in names.items() if k not in answers}, tests,
-                   digests)
+            cells.append((set(bound), {x.id for x in ast.walk(tree)
+                                       if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Load)}))
+    if "env" in needed or "*" in needed:  # a test that takes the whole environment
+        needed |= set(names)
+    while True:  # what the needed names are computed from, back through the given cells
+        more = set().union(*(reads for bound, reads in cells if bound & needed)) - needed
+        if not more:
+            break
+        needed |= more
+    kept = {k: v for k, v in names.items() if (v or k in needed) and k not in answers | {"_"}}
+    return Teacher(frozenset(given), kept, tests, digests)
+
+
+def _parameters(source: str) -> set[str]:
+    """The parameters of a test file's functions: the names its tests take from the notebook."""
+    tree = parse_cell(source)
+    if tree is None:
+        return {"*"}
+    return {a.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+            for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
 
 
 def _source(cell) -> str:

@@ -207,3 +207,29 @@ def test_no_assignment_solution_or_student_notebook_is_flagged(tmp_path):
             assert cells, path
             assert scan(cells, teacher) == [], path
             assert scan(cells) == [], path
+
+
+def test_the_given_names_kept_are_those_a_test_can_see(tmp_path):
+    # Imports, grader, the variables the tests take and what those are computed from, back
+    # through the given cells; a given cell's scratch variable and "_" are not kept.
+    import json
+    import zipfile
+
+    from dlgtut.classroom.tamper import read_teacher
+
+    test = ("from otter.test_files import test_case\n\nOK_FORMAT = False\nname = 'q1'\n\n\n"
+            "@test_case()\ndef test_q1(result, answer):\n    assert answer(result)\n")
+    with zipfile.ZipFile(tmp_path / "ag.zip", "w") as zf:
+        zf.writestr("tests/q1.py", test)
+    cells = [("import torch\nimport otter\ngrader = otter.Notebook()", []),
+             ("data = torch.ones(3)\nfig, _ = 1, 2\nscale = 2", []),
+             ("def answer(x):\n    return x", ["otter_assign_solution_cell"]),
+             ("result = data * scale", [])]
+    nb = {"cells": [{"cell_type": "code", "source": src, "metadata": {"tags": tags}}
+                    for src, tags in cells]}
+    (tmp_path / "ag.ipynb").write_text(json.dumps(nb))
+    teacher = read_teacher(tmp_path / "ag.zip", tmp_path / "ag.ipynb")
+    assert teacher.given_names == {"torch": "torch", "otter": "otter", "grader": "",
+                                   "data": "", "scale": "", "result": ""}
+    assert set(teacher.digests) == {"q1"} and "answer" in teacher.tests["q1"]
+    assert read_teacher(tmp_path / "ag.zip").given_names == {}  # no notebook: none known
