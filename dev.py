@@ -6,6 +6,7 @@
     python3 dev.py assignments   # the student notebooks and autograders of the assignments
     python3 dev.py relocate      # pyproject.toml's repository and version into every copy
     python3 dev.py colab         # the chapters as plain notebooks for Colab, from the built book
+    python3 dev.py slides        # a reveal.js deck per chapter, from the built book
 
 `book --cached` reuses the notebook execution cache (for authors); the default build clears it
 and executes every notebook, because the cache only sees notebook code, not changes in dlgtut
@@ -17,6 +18,9 @@ refreshes the published student copy `assignments/<name>/student/`; `--check` al
 solution against all its tests and fails unless it scores full marks. `--grading-seed N` (or the
 environment variable DLGTUT_GRADING_SEED) is the teacher's seed that the hidden tests draw their
 data from (dlgtut/classroom/seed.py); without it they use a public default and the build says so.
+
+`slides` (also run at the end of `book`) writes `_build/html/slides/<chapter>.slides.html` from
+each executed chapter with nbconvert's reveal.js exporter (tools/slides.py).
 
 `colab` converts each chapter's source into the notebook that the book's Colab buttons open
 (tools/colab_notebooks.py): plain Markdown with the glued numbers, links and exercise
@@ -122,6 +126,7 @@ def book(cached: bool) -> None:
         _run([PYTHON, ROOT / "tools" / "execute_book.py", BUILD / ".jupyter_cache", *chapters])
     # -W: Sphinx warnings are errors; --keep-going: report all of them, then fail.
     _run([BIN / "jupyter-book", "build", ROOT, "--all", "-W", "--keep-going"])
+    slides()
     index = BUILD / "html" / "index.html"
     print(f"dlgtut: book built in {time.perf_counter() - started:.0f} s; open {index}")
 
@@ -168,6 +173,14 @@ def colab() -> None:
     _run([PYTHON, ROOT / "tools" / "colab_notebooks.py", BUILD, BUILD / "colab"])
 
 
+def slides() -> None:
+    """A reveal.js deck per chapter, from the built book, into _build/html/slides/."""
+    ensure_venv()
+    if not (BUILD / "html" / "book-index.json").is_file():
+        sys.exit("dlgtut: the book has not been built: run `python3 dev.py book` first")
+    _run([PYTHON, ROOT / "tools" / "slides.py", BUILD])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,6 +203,8 @@ def main() -> None:
                    "install line, launch button, test fetch and link (tools/location.py)")
     sub.add_parser("colab", help="build the chapters' Colab notebooks from the built book into "
                    "_build/colab/ (run `book` first)")
+    sub.add_parser("slides", help="build a reveal.js deck per chapter from the built book into "
+                   "_build/html/slides/ (`book` does it too)")
     sub.add_parser("setup", help="only create .venv/ and install")
     sub.add_parser("lock", help="resolve the dependencies afresh and rewrite constraints.txt")
     args, unknown = parser.parse_known_args()
@@ -208,6 +223,8 @@ def main() -> None:
         lock()
     elif args.command == "colab":
         colab()
+    elif args.command == "slides":
+        slides()
     elif args.command == "relocate":
         _run([sys.executable, ROOT / "tools" / "location.py"])
     else:
