@@ -32,9 +32,10 @@
    show ipywidgets are interactive, and cells tagged ``remove-output`` show nothing in the book:
    both are exempt)
    has myst-nb's cell option ``mystnb: {figure: {caption: ..., name: fig-...}}`` in its YAML
-   header, shows exactly that one figure (no ``table()`` in it: myst-nb would wrap every output
-   of the cell in the same figure), and the name is used by a ``{numref}`` in the chapter's
-   prose ("{numref}`fig-dlg-progress`" renders "Figure 3.2").
+   header, shows exactly that one figure (no ``table()`` and no progress bar in it, and no value
+   on its last line: myst-nb wraps every output of the cell in the same figure), and the name
+   is used by a ``{numref}`` in the chapter's prose ("{numref}`fig-dlg-batch`" renders
+   "Figure 3.7").
 3. does the same for tables: every ``table(rows, header, caption="...", name="tab-...")`` call
    has a literal caption and name, and the name is used by a ``{numref}``; a Markdown table in
    the prose (before ``## Exercises``) stands in a ``{table} caption`` directive with
@@ -251,6 +252,11 @@ def test_every_figure_has_a_caption_a_name_and_a_reference(path):
         assert name in refs, f"{where}: no {{numref}}`{name}` in the prose"
         assert not re.search(r"\btable\(", source), (
             f"{where}: a table in a figure's cell would be wrapped in the same figure")
+        # a progress bar (tqdm.auto in a notebook: a widget) is an output too; attacks whose
+        # progress defaults to True are called from function definitions (dlg_explorer's)
+        assert not re.search(r"\btqdm\(|progress\s*=\s*(True|not )|\battack\(", source), (
+            f"{where}: a progress bar in a figure's cell would be wrapped in the same figure: "
+            "compute in the cell before")
         from IPython.core.inputtransformer2 import TransformerManager
 
         last = ast.parse(TransformerManager().transform_cell(source)).body[-1]
