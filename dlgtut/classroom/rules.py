@@ -5,6 +5,12 @@ LiRA's score) and lets the student call dlgtut for everything else. dlgtut alrea
 those pieces, so a test calls the student's function inside :func:`forbid`, which makes the
 library's own version of that piece raise for the duration: a student's function that only
 wraps the library fails, whatever name it imported it under.
+
+The guard runs inside the student's kernel, so the student's code could replace it (a
+``dlgtut.classroom.forbid`` that does nothing) or reach into it (``_refuse.__code__``). That
+is not stopped here but seen by the grader, which reads every submission's code before it runs
+(:mod:`.tamper`): such a submission is flagged and earns nothing on the questions whose tests
+use the guard.
 """
 
 from __future__ import annotations
