@@ -117,3 +117,9 @@ def test_local_copies_of_reveal_js_can_be_given(tmp_path):
 def test_without_a_built_book_it_says_so(tmp_path, capsys):
     assert slides.main([str(tmp_path)]) == 2
     assert "build the book first" in capsys.readouterr().err
+
+
+def test_the_teaching_page_links_every_chapters_deck():
+    text = (ROOT / "book" / "teaching.md").read_text()
+    linked = set(re.findall(r'href="\.\./slides/(\w+)\.slides\.html"', text))
+    assert linked == {p.stem for p in cn.chapters(ROOT)}
