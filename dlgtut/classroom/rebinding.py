@@ -66,6 +66,7 @@ OTHER_CELL_MAGICS = frozenset({"bash", "sh", "html", "HTML", "markdown", "latex"
 NAME_READERS = frozenset({"set", "sorted", "len", "list", "frozenset", "tuple"})
 CANNOT = "cannot be checked"
 
+
 @dataclass(frozen=True)
 class Finding:
     """One thing a submission does that the grade cannot be trusted after.
