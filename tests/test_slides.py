@@ -123,3 +123,9 @@ def test_the_teaching_page_links_every_chapters_deck():
     text = (ROOT / "book" / "teaching.md").read_text()
     linked = set(re.findall(r'href="\.\./slides/(\w+)\.slides\.html"', text))
     assert linked == {p.stem for p in cn.chapters(ROOT)}
+
+
+def test_a_title_paragraph_stays_with_what_it_titles():
+    text = "\n\n".join(["Intro " * 250, "**Exercise 2**", "Do it."])
+    pieces = slides.split_markdown(text)
+    assert pieces[-1] == (0, "**Exercise 2**\n\nDo it.")

@@ -55,6 +55,7 @@ NO_INPUT_TAGS = {"remove-input", "hide-input"}
 NO_OUTPUT_TAGS = {"remove-output", "hide-output"}
 _HEADING = re.compile(r"^(#{1,6})\s+\S")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_TITLE = re.compile(r"^\*\*[^\n]+\*\*$")  # a paragraph that is only a bold line
 _IMAGES = ("image/png", "image/jpeg", "image/svg+xml")
 
 
@@ -113,8 +114,10 @@ def split_markdown(text: str) -> list[tuple[int, str]]:
         chunk: list[str] = []
         for block in blocks:
             if chunk and text_lines("\n\n".join([*chunk, block])) > LINES:
+                # A title paragraph ("**Exercise 1.2**") goes along with what it titles.
+                carried = [chunk.pop()] if len(chunk) > 1 and _TITLE.match(chunk[-1]) else []
                 out.append((level, "\n\n".join(chunk)))
-                chunk, level = [], 0
+                chunk, level = carried, 0
             chunk.append(block)
         if chunk:
             out.append((level, "\n\n".join(chunk)))
