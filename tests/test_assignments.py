@@ -38,6 +38,8 @@ CHAPTERS = {  # each chapter with exercises and the assignment it points to
     "property_inference": "property_inference",
     "model_inversion": "model_inversion",
     "defenses": "defenses",
+    "flower_federation": "flower_federation",
+    "malicious_server": "malicious_server",
 }
 
 pytestmark = pytest.mark.slow
