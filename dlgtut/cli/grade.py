@@ -140,4 +140,20 @@ def run(args) -> int:
     print(f"{args.assignment}: {len(grades)} submission{plural} graded in "
           f"{time.perf_counter() - started:.0f} s ({full} with full marks on the auto-graded "
           f"questions, {failed} failed, {flagged} flagged for tampering); grades in {out}")
+    print(_seed_line(autograder.zip.parent))
     return 0
+
+
+def _seed_line(folder) -> str:
+    """Which grading seed the hidden tests were built with (dlgtut.classroom.seed)."""
+    from ..classroom.seed import read_record
+
+    record = read_record(folder)
+    if record is None:
+        return "hidden tests: built without a seed record (rebuild with python3 dev.py assignments)"
+    seed = record.get("grading_seed")
+    if record.get("source") == "public default":
+        return (f"hidden tests: the public default seed {seed}; anyone can compute their data "
+                "(set yours with --grading-seed or DLGTUT_GRADING_SEED when you build)")
+    return f"hidden tests: grading seed {seed} ({record.get('source', 'unknown source')})"
+

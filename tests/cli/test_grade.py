@@ -39,6 +39,8 @@ def test_a_folder_is_graded_into_one_csv(built, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "alice.ipynb: graded, 3/3" in printed and "bob.ipynb: graded, 0/3" in printed
     assert "demo: 3 submissions graded" in printed
+    # The build above was given no seed: the teacher is told the hidden tests' data is public.
+    assert "hidden tests: the public default seed 0" in printed
     with open(grades, newline="") as f:
         rows = list(csv.reader(f))
     assert rows == [
