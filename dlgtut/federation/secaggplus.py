@@ -23,7 +23,6 @@ Every client trains FedAvg on its partition of the task (``task.algorithm`` must
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from typing import Any
 
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .simulation import flower_environment
+from .simulation import flower_environment, simulate
 from .task import FlowerTask
 
 __all__ = ["SecAggPlusRun", "client_reply", "run_secaggplus"]
@@ -175,16 +174,8 @@ def run_secaggplus(task: FlowerTask, *, clients: int = 5, num_shares: int = 3,
 
         server, client = _apps(task, clients, num_shares, threshold, clipping_range,
                                quantization_range, seen)
-        init_args: dict[str, Any] = {"_temp_dir": os.path.join(folder, "ray"),
-                                     "include_dashboard": False}
-        if num_cpus is not None:
-            init_args["num_cpus"] = num_cpus
-        if not verbose:
-            init_args.update(logging_level="ERROR", log_to_driver=False)
-        run_simulation(server_app=server, client_app=client, num_supernodes=clients,
-                       backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                                       "init_args": init_args},
-                       verbose_logging=verbose)
+        simulate(run_simulation, server, client, clients, folder, num_cpus=num_cpus,
+                 client_cpus=1, verbose=verbose)
     seconds = time.perf_counter() - started
     if "aggregate" not in seen:
         raise RuntimeError("SecAgg+ did not complete a round: rerun with verbose=True to see "

@@ -47,7 +47,7 @@ from .strategy import Attack, Captured, CuriousFedAvg, Failure, RoundLog
 from .task import FlowerTask, loss_and_accuracy
 
 __all__ = ["run_federation", "FederationRun", "make_server_app", "evaluate_global",
-           "flower_environment"]
+           "flower_environment", "simulate"]
 
 MAX_CLIENTS = 100_000
 
@@ -270,6 +270,28 @@ def flower_environment(verbose: bool = False, processes: list | None = None) -> 
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def simulate(run_simulation: Callable, server, client, clients: int, folder: str, *,
+             num_cpus: int | None, client_cpus: float, verbose: bool) -> None:
+    """Run ``server`` and ``client`` on Flower's Simulation Engine with ``clients`` SuperNodes.
+
+    Ray keeps its files under ``folder`` (from :func:`flower_environment`), starts no dashboard
+    and, unless ``verbose``, logs only errors. ``run_simulation`` is passed in because it must
+    be imported inside :func:`flower_environment`.
+    """
+    init_args: dict[str, Any] = {"_temp_dir": os.path.join(folder, "ray"),
+                                 "include_dashboard": False}
+    if num_cpus is not None:
+        init_args["num_cpus"] = num_cpus
+    if not verbose:
+        init_args.update(logging_level="ERROR", log_to_driver=False)
+    run_simulation(
+        server_app=server, client_app=client, num_supernodes=clients,
+        backend_config={"client_resources": {"num_cpus": client_cpus, "num_gpus": 0.0},
+                        "init_args": init_args},
+        verbose_logging=verbose,
+    )
+
+
 def run_federation(
     task: FlowerTask | None = None,
     *,
@@ -334,18 +356,8 @@ def run_federation(
         server = make_server_app(wrap(strategy) if wrap else strategy, task, rounds,
                                  outcome=outcome)
         client = make_client_app(task, mods=client_mods, fail_partitions=fail_partitions)
-        init_args: dict[str, Any] = {"_temp_dir": os.path.join(folder, "ray"),
-                                     "include_dashboard": False}
-        if num_cpus is not None:
-            init_args["num_cpus"] = num_cpus
-        if not verbose:
-            init_args.update(logging_level="ERROR", log_to_driver=False)
-        run_simulation(
-            server_app=server, client_app=client, num_supernodes=clients,
-            backend_config={"client_resources": {"num_cpus": client_cpus, "num_gpus": 0.0},
-                            "init_args": init_args},
-            verbose_logging=verbose,
-        )
+        simulate(run_simulation, server, client, clients, folder, num_cpus=num_cpus,
+                 client_cpus=client_cpus, verbose=verbose)
     ended = time.perf_counter()
     if "result" not in outcome:
         raise RuntimeError("the Flower federation ended without a result; rerun with "
